@@ -1,0 +1,35 @@
+"""The base class of every benchmark that runs pyhf on a backend and device.
+
+Modelled on scipy's benchmarks/common.py: the backend and device are asv
+parameters, ``setup`` selects them (or skips, with the reason, where the
+pyhf commit, the environment or the machine lacks them), fixes the thread
+count, and ``wait`` synchronises the device before asv's timer stops.
+"""
+
+from .support import backends, threads
+
+
+class BackendBenchmark:
+    """Parametrized over pyhf backend and device; subclasses append their own parameters."""
+
+    params = [list(backends.BACKENDS), list(backends.DEVICES)]
+    param_names = ["backend", "device"]
+    precision = "64b"
+    optimizer = "scipy"
+    timeout = 600
+
+    def setup(self, backend, device, *params):
+        self.backend = backend
+        self.tensorlib = backends.activate(
+            backend, device, precision=self.precision, optimizer=self.optimizer
+        )
+        threads.limit_threads(threads.configured_threads())
+
+    def wait(self, result):
+        """Return ``result`` once the device has computed it."""
+        return backends.wait_for_device(self.backend, result)
+
+
+def with_params(base, names, values):
+    """``params`` and ``param_names`` of ``base`` extended by more parameters."""
+    return base.params + list(values), base.param_names + list(names)

@@ -1,0 +1,125 @@
+"""Selecting a pyhf backend on a device, and waiting for the device.
+
+Adding a backend is an edit here (how to place it on a device and how to
+wait for it) and in ``pyhf_compat.BACKEND_LIBRARIES`` (which libraries it
+needs). asv starts every benchmark in a fresh process (``launch_method``
+spawn), so the global device settings made here never leak between
+benchmarks, and CUDA is only ever initialised in those spawned processes.
+"""
+
+import importlib.util
+
+from . import pyhf_compat
+
+BACKENDS = tuple(pyhf_compat.BACKEND_LIBRARIES)
+DEVICES = ("cpu", "gpu")
+OPTIMIZERS = ("scipy", "minuit")
+PRECISIONS = ("64b", "32b")
+
+
+def _place_jax(device):
+    import jax
+
+    try:
+        found = jax.devices(device)
+    except RuntimeError as err:
+        raise NotImplementedError(f"jax sees no {device} device: {err}") from None
+    jax.config.update("jax_default_device", found[0])
+
+
+def _place_pytorch(device):
+    import torch
+
+    if device == "gpu":
+        if not torch.cuda.is_available():
+            raise NotImplementedError("torch sees no CUDA device (or is a CPU build)")
+        torch.set_default_device("cuda")
+    else:
+        torch.set_default_device("cpu")
+
+
+def _place_tensorflow(device):
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise NotImplementedError("tensorflow sees no GPU")
+    if device == "cpu" and gpus:
+        # Hide the GPUs so that every op is placed on the CPU.
+        tf.config.set_visible_devices([], "GPU")
+
+
+def _place_numpy(device):
+    if device != "cpu":
+        raise NotImplementedError("the numpy backend runs on the CPU only")
+
+
+_PLACE_ON_DEVICE = {
+    "numpy": _place_numpy,
+    "jax": _place_jax,
+    "pytorch": _place_pytorch,
+    "tensorflow": _place_tensorflow,
+}
+
+
+def _wait_jax(result):
+    import jax
+
+    jax.block_until_ready(result)
+
+
+def _wait_pytorch(result):
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def _wait_tensorflow(result):
+    import tensorflow as tf
+
+    sync = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
+    if sync is not None and tf.config.list_logical_devices("GPU"):
+        sync()
+
+
+_WAIT_FOR_DEVICE = {
+    "numpy": lambda result: None,
+    "jax": _wait_jax,
+    "pytorch": _wait_pytorch,
+    "tensorflow": _wait_tensorflow,
+}
+
+
+def make_optimizer(name):
+    import pyhf
+
+    if name == "scipy":
+        return pyhf.optimize.scipy_optimizer()
+    if name == "minuit":
+        if importlib.util.find_spec("iminuit") is None:
+            raise NotImplementedError("the minuit optimizer needs iminuit, not installed")
+        return pyhf.optimize.minuit_optimizer()
+    raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
+
+
+def activate(backend, device="cpu", precision="64b", optimizer="scipy"):
+    """Make ``backend`` pyhf's tensor library on ``device``; return the tensorlib.
+
+    Raises NotImplementedError, with the reason, where the commit under test,
+    the environment or the machine cannot run this combination.
+    """
+    import pyhf
+
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
+    pyhf_compat.require_backend(backend)
+    _PLACE_ON_DEVICE[backend](device)
+    pyhf.set_backend(backend, make_optimizer(optimizer), precision=precision)
+    return pyhf.tensorlib
+
+
+def wait_for_device(backend, result=None):
+    """Block until ``backend`` has finished computing ``result`` (call before a timer stops)."""
+    _WAIT_FOR_DEVICE[backend](result)
+    return result

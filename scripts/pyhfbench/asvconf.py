@@ -1,0 +1,119 @@
+"""Derive an asv configuration from the committed asv.conf.json.
+
+The committed configuration measures pyhf ``main`` from GitHub with the CPU
+backends. To point the same suite at another pyhf repository (a local mirror,
+a fork) or another set of requirements (CUDA builds on a GPU host, the
+NumPy 1 environment old releases need), write a derived configuration under
+``.asv/`` and pass it to asv with ``--config``. Nothing committed is edited.
+"""
+
+import json
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMMITTED_CONFIG = REPO_ROOT / "asv.conf.json"
+
+#: Requirement sets for asv's matrix, by name. "cpu" is the committed default.
+MATRIX_PRESETS = {
+    "cpu": None,
+    # Just enough to run the numpy backend (and show the others as skipped).
+    "numpy": {
+        "numpy": [""], "scipy": [""], "iminuit": [""], "threadpoolctl": [""],
+        "psutil": [""], "nvidia-ml-py": [""],
+    },
+    # CI's end-to-end test: numpy and the local CPU build of torch.
+    "numpy-torch": {
+        "numpy": [""], "scipy": [""], "threadpoolctl": [""], "psutil": [""],
+        "nvidia-ml-py": [""], "torch": ["2.13.0"],
+    },
+    # GPU hosts: CUDA builds of jax and torch, tensorflow with its CUDA extra.
+    "cuda": {
+        "numpy": [""], "scipy": [""], "iminuit": [""], "threadpoolctl": [""],
+        "psutil": [""], "nvidia-ml-py": [""], "matplotlib": [""],
+        "jax[cuda12]": [""], "torch": [""],
+        "tensorflow[and-cuda]": ["2.21.0"], "tensorflow-probability": ["0.25.0"],
+        "tf-keras": ["2.21.0"],
+    },
+    # pyhf v0.6.0 to v0.7.2 call np.product, removed in NumPy 2.
+    "legacy": {
+        "numpy": ["1.26.4"], "scipy": ["1.13.1"], "iminuit": [""], "threadpoolctl": [""],
+        "psutil": [""], "nvidia-ml-py": [""], "matplotlib": [""],
+        "jax": ["0.4.30"], "jaxlib": ["0.4.30"], "torch": ["2.13.0"],
+    },
+}
+
+
+def load_committed_config(path=COMMITTED_CONFIG):
+    from asv.util import load_json
+
+    return load_json(str(path), js_comments=True)
+
+
+def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_dir=None,
+                  env_dir=None, base=None):
+    """The committed configuration with the given overrides; paths made absolute.
+
+    ``repo`` is a URL or a local path, ``matrix`` a preset name from
+    MATRIX_PRESETS or a dict of requirements.
+    """
+    config = dict(base or load_committed_config())
+    if repo is not None:
+        local = Path(repo).expanduser()
+        config["repo"] = str(local.resolve()) if local.exists() else str(repo)
+    if branches:
+        config["branches"] = list(branches)
+    if matrix is not None:
+        if isinstance(matrix, str):
+            if matrix not in MATRIX_PRESETS:
+                raise ValueError(
+                    f"unknown matrix preset {matrix!r}; known: {', '.join(MATRIX_PRESETS)}"
+                )
+            matrix = MATRIX_PRESETS[matrix]
+        if matrix is not None:
+            config["matrix"] = {"req": dict(matrix)}
+    for key, value in (("results_dir", results_dir), ("html_dir", html_dir),
+                       ("env_dir", env_dir)):
+        if value is not None:
+            config[key] = value
+    # A derived file lives elsewhere, so every path in it must be absolute.
+    for key in ("benchmark_dir", "env_dir", "results_dir", "html_dir"):
+        path = Path(config[key])
+        config[key] = str(path if path.is_absolute() else (REPO_ROOT / path).resolve())
+    return config
+
+
+def write_config(config, dest):
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config, indent=4) + "\n")
+    tmp.replace(dest)
+    return dest
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="scripts/asvconf",
+        description="Write an asv configuration derived from asv.conf.json "
+        "(another pyhf repository, branch or requirement set).",
+    )
+    parser.add_argument("--repo", help="pyhf repository: URL or local path")
+    parser.add_argument("--branch", action="append", dest="branches",
+                        help="branch to benchmark (repeatable)")
+    parser.add_argument("--matrix", help=f"requirement preset: {', '.join(MATRIX_PRESETS)}")
+    parser.add_argument("--results-dir")
+    parser.add_argument("--html-dir")
+    parser.add_argument("--env-dir")
+    parser.add_argument("--output", default=str(REPO_ROOT / ".asv" / "asv.local.json"),
+                        help="where to write it (default: .asv/asv.local.json)")
+    args = parser.parse_args(argv)
+    try:
+        config = derive_config(args.repo, args.branches, args.matrix, args.results_dir,
+                               args.html_dir, args.env_dir)
+    except ValueError as err:
+        parser.error(str(err))
+    dest = write_config(config, args.output)
+    print(dest)
+    return 0
