@@ -6,7 +6,12 @@ pyhf commit, the environment or the machine lacks them), fixes the thread
 count, and ``wait`` synchronises the device before asv's timer stops.
 """
 
+import os
+
 from .support import backends, threads
+
+#: "quick" (CI, laptops) or "full" (GPU hosts): which pallets the suite runs on.
+SUITE_SIZE = os.environ.get("PYHF_BENCH_SIZE", "quick")
 
 
 class BackendBenchmark:

@@ -1,0 +1,76 @@
+"""Asymptotic CLs hypothesis tests, as in the published pallet scans.
+
+``hypotest`` at POI 1 with ``test_stat="qtilde"`` and the expected band,
+normsys code4 and histosys code4p, on each pallet's representative signal
+patch. Timed warm (after one call, so jax's compilation is excluded) and
+cold (a fresh interpreter per sample, compilation included); CLs_obs and
+the median expected CLs are tracked.
+"""
+
+from pathlib import Path
+
+from .common import SUITE_SIZE, BackendBenchmark, with_params
+from .support import pallets, pyhf_compat
+
+BENCHMARKS_PARENT = Path(__file__).resolve().parents[1]
+
+
+def hypotest(data, model):
+    import pyhf
+
+    return pyhf.infer.hypotest(
+        1.0, data, model, return_expected_set=True, **pyhf_compat.test_stat_kwargs("qtilde")
+    )
+
+
+class AsymptoticCLs(BackendBenchmark):
+    """A CLs hypotest of a signal patch, per backend, device and pallet."""
+
+    params, param_names = with_params(
+        BackendBenchmark, ["likelihood"], [pallets.likelihoods(SUITE_SIZE)]
+    )
+    version = "1"
+    repeat = (1, 5, 60.0)
+
+    def setup(self, backend, device, likelihood):
+        super().setup(backend, device)
+        self.model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
+        self.data = self.tensorlib.astensor(data)
+        # Compile (jax) and warm caches outside the timed calls.
+        self.result = self.wait(hypotest(self.data, self.model))
+
+    def time_hypotest_warm(self, *params):
+        self.wait(hypotest(self.data, self.model))
+
+    def track_cls_obs(self, *params):
+        return float(self.result[0])
+
+    track_cls_obs.unit = "CLs"
+
+    def track_cls_exp_median(self, *params):
+        return float(self.result[1][2])
+
+    track_cls_exp_median.unit = "CLs"
+
+
+class AsymptoticCLsColdStart(BackendBenchmark):
+    """The same hypotest as the first call in a fresh interpreter (jax compiles here)."""
+
+    params, param_names = AsymptoticCLs.params, AsymptoticCLs.param_names
+    version = "1"
+    repeat = 3
+    number = 1
+
+    def timeraw_hypotest_cold(self, backend, device, likelihood):
+        setup = f"""
+import sys
+sys.path.insert(0, {str(BENCHMARKS_PARENT)!r})
+from benchmarks.support import backends, pallets, threads
+from benchmarks.bench_hypotest import hypotest
+tensorlib = backends.activate({backend!r}, {device!r})
+threads.limit_threads(threads.configured_threads())
+model, data = pallets.load_model({likelihood!r}, pallets.signal_patch({likelihood!r}))
+data = tensorlib.astensor(data)
+"""
+        code = f"backends.wait_for_device({backend!r}, hypotest(data, model))"
+        return code, setup

@@ -1,0 +1,77 @@
+"""Building models and evaluating the likelihood.
+
+Building a model from a pallet's workspace and signal patch (time and peak
+memory), one ``logpdf`` at the suggested initial parameters, and batched
+``logpdf`` over batch sizes and precisions: how well a device is used as
+the batch grows is one of the seed studies of GPU utilization.
+"""
+
+from .common import SUITE_SIZE, BackendBenchmark, with_params
+from .support import pallets, pyhf_compat
+from .support.backends import PRECISIONS
+
+#: The generated pallet the batched evaluations run on.
+BATCHED_LIKELIHOOD = "generated/medium"
+BATCH_SIZES = [1, 10, 100, 1000]
+
+
+class BuildModel(BackendBenchmark):
+    """Workspace plus signal patch to a ``pyhf.Model`` with the published interpolation codes."""
+
+    params, param_names = with_params(
+        BackendBenchmark, ["likelihood"], [pallets.likelihoods(SUITE_SIZE)]
+    )
+    version = "1"
+
+    def setup(self, backend, device, likelihood):
+        super().setup(backend, device)
+        self.workspace = pallets.load_workspace(likelihood)
+        self.patch = pallets.load_patch(likelihood, pallets.signal_patch(likelihood))
+
+    def build(self):
+        return pyhf_compat.model_from_workspace(self.workspace, [self.patch])
+
+    def time_build_model(self, *params):
+        self.build()
+
+    def peakmem_build_model(self, *params):
+        self.build()
+
+
+class Logpdf(BackendBenchmark):
+    """One evaluation of the full likelihood at the suggested initial parameters."""
+
+    params, param_names = BuildModel.params, BuildModel.param_names
+    version = "1"
+
+    def setup(self, backend, device, likelihood):
+        super().setup(backend, device)
+        self.model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
+        self.data = self.tensorlib.astensor(data)
+        self.pars = self.tensorlib.astensor(self.model.config.suggested_init())
+        self.wait(self.model.logpdf(self.pars, self.data))
+
+    def time_logpdf(self, *params):
+        self.wait(self.model.logpdf(self.pars, self.data))
+
+
+class BatchedLogpdf(BackendBenchmark):
+    """``logpdf`` of a batch of parameter points, by batch size and precision."""
+
+    params, param_names = with_params(
+        BackendBenchmark, ["precision", "batch_size"], [list(PRECISIONS), BATCH_SIZES]
+    )
+    version = "1"
+
+    def setup(self, backend, device, precision, batch_size):
+        self.precision = precision
+        super().setup(backend, device)
+        self.model, data = pallets.load_model(
+            BATCHED_LIKELIHOOD, pallets.signal_patch(BATCHED_LIKELIHOOD), batch_size=batch_size
+        )
+        self.data = self.tensorlib.astensor(data)
+        self.pars = self.tensorlib.astensor([self.model.config.suggested_init()] * batch_size)
+        self.wait(self.model.logpdf(self.pars, self.data))
+
+    def time_batched_logpdf(self, *params):
+        self.wait(self.model.logpdf(self.pars, self.data))

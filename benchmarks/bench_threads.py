@@ -1,0 +1,50 @@
+"""How the thread count of the math libraries changes the time of a hypotest.
+
+On a 2-core machine a sbottom hypotest ran 3.3x slower with OpenBLAS's
+default threads than with one thread: the rest of the suite therefore pins
+the count (PYHF_BENCH_THREADS, default 1), and this module measures it,
+and records the count the other benchmarks ran with.
+"""
+
+import os
+
+from .bench_hypotest import hypotest
+from .common import BackendBenchmark
+from .support import pallets, threads
+
+THREAD_LIKELIHOOD = "sbottom/RegionA"
+THREAD_COUNTS = sorted({1, 2, os.cpu_count() or 1})
+
+
+class HypotestThreads(BackendBenchmark):
+    """The sbottom RegionA hypotest with 1, 2 and all cores' worth of BLAS/torch threads."""
+
+    # jax and tensorflow fix their thread pools when they start; numpy (BLAS) and torch do not.
+    params = [["numpy", "pytorch"], ["cpu"], THREAD_COUNTS]
+    param_names = ["backend", "device", "threads"]
+    version = "1"
+    repeat = (1, 5, 60.0)
+
+    def setup(self, backend, device, thread_count):
+        super().setup(backend, device)
+        threads.limit_threads(thread_count)
+        self.model, data = pallets.load_model(
+            THREAD_LIKELIHOOD, pallets.signal_patch(THREAD_LIKELIHOOD)
+        )
+        self.data = self.tensorlib.astensor(data)
+        self.wait(hypotest(self.data, self.model))
+
+    def time_hypotest(self, *params):
+        self.wait(hypotest(self.data, self.model))
+
+
+class ThreadSettings(BackendBenchmark):
+    """The BLAS thread count every other benchmark in this run used."""
+
+    params = [["numpy"], ["cpu"]]
+    version = "1"
+
+    def track_blas_threads(self, backend, device):
+        return threads.blas_threads_in_use()
+
+    track_blas_threads.unit = "threads"
