@@ -1,0 +1,138 @@
+"""The main job on its embedded default: no GPU, no internet beyond the package registries.
+
+1. Build a local pyhf repository from the last few releases on PyPI (one
+   tagged commit per sdist), a stand-in for GitHub.
+2. Derive an asv configuration that points the committed one at it.
+3. ``asv run`` the suite on every commit with the CPU backends, on the
+   generated pallets and, where a local mirror is given (or found beside the
+   checkout at ../shared/pallets), the published ones.
+4. ``asv publish`` and print where the dashboard is, with a short summary.
+
+With internet, the real thing is plain asv on the committed configuration
+(see README.md): ``asv run`` against pyhf main on GitHub.
+"""
+
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import asvconf, localrepo
+
+REPO_ROOT = asvconf.REPO_ROOT
+WORK_DIR = REPO_ROOT / ".asv" / "main-job"
+DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "pallets"
+DEFAULT_RELEASES = ("0.7.4", "0.7.5", "0.7.6")
+
+
+class MainJobError(RuntimeError):
+    pass
+
+
+def run_asv(config, *args):
+    command = [sys.executable, "-m", "asv", *args, "--config", str(config)]
+    print("$", " ".join(command[2:]), flush=True)
+    result = subprocess.run(command, cwd=REPO_ROOT)
+    if result.returncode != 0:
+        raise MainJobError(f"asv {args[0]} exited with {result.returncode}")
+
+
+def ensure_local_repo(path, releases):
+    """Reuse the local repository if it holds these releases, else build it anew."""
+    if path.exists():
+        tags = subprocess.run(["git", "-C", str(path), "tag"], capture_output=True,
+                              text=True).stdout.split()
+        if sorted(tags) == sorted(f"v{v}" for v in releases):
+            return
+        raise MainJobError(
+            f"{path} holds releases {tags}, not {list(releases)}; remove it to rebuild"
+        )
+    localrepo.build_local_pyhf_repo(path, releases, WORK_DIR / "sdists")
+
+
+def summarize(results_dir, machine):
+    """Counts of measured, skipped and failed results per commit, from asv's result files."""
+    from asv.results import iter_results_for_machine
+
+    lines = []
+    for result in sorted(iter_results_for_machine(str(results_dir), machine),
+                         key=lambda r: r.date):
+        measured = skipped = failed = 0
+        for name in result.get_all_result_keys():
+            for value in result.get_result_value(name, result.get_result_params(name)):
+                if value is None:
+                    failed += 1
+                elif isinstance(value, float) and math.isnan(value):
+                    skipped += 1
+                else:
+                    measured += 1
+        lines.append(f"  {result.commit_hash[:8]}  {measured:5d} measured  "
+                     f"{skipped:5d} n/a (skipped)  {failed:4d} failed")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="scripts/main-job",
+        description="Benchmark the last pyhf releases from PyPI on the CPU backends, "
+        "publish the dashboard, and summarize.",
+    )
+    parser.add_argument("--releases", nargs="+", default=list(DEFAULT_RELEASES))
+    parser.add_argument("--mirror", default=os.environ.get("PYHF_BENCH_PALLET_MIRROR"),
+                        help="local pallet mirror (default: ../shared/pallets if present)")
+    parser.add_argument("--matrix", default="cpu", help="requirement preset of scripts/asvconf")
+    parser.add_argument("--machine", help="asv machine name (default: this host's name)")
+    parser.add_argument("--bench", help="only benchmarks matching this regex")
+    parser.add_argument("--quick", action="store_true", help="one sample per benchmark")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    mirror = args.mirror or (str(DEFAULT_MIRROR) if DEFAULT_MIRROR.is_dir() else None)
+    if mirror:
+        os.environ["PYHF_BENCH_PALLET_MIRROR"] = str(Path(mirror).resolve())
+        print(f"Published pallets from the local mirror {mirror}")
+    else:
+        print("No pallet mirror: generated pallets only")
+    try:
+        pyhf_repo = WORK_DIR / "pyhf"
+        ensure_local_repo(pyhf_repo, args.releases)
+        config = asvconf.write_config(
+            asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix),
+            WORK_DIR / "asv.json",
+        )
+        machine = args.machine or asvconf_machine_name()
+        run_asv(config, "machine", "--yes", "--machine", machine)
+        run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
+        if args.quick:
+            run_args.append("--quick")
+        if args.bench:
+            run_args += ["--bench", args.bench]
+        # asv exits 2 when a benchmark fails; the summary below says which, so go on.
+        command = [sys.executable, "-m", "asv", *run_args, "ALL", "--config", str(config)]
+        print("$", " ".join(command[2:]), flush=True)
+        run_status = subprocess.run(command, cwd=REPO_ROOT).returncode
+        run_asv(config, "publish")
+    except (MainJobError, localrepo.LocalRepoError) as err:
+        print(f"main-job: {err}", file=sys.stderr)
+        return 2
+    results_dir = Path(asvconf.derive_config()["results_dir"])
+    html_dir = Path(asvconf.derive_config()["html_dir"])
+    print(f"\nResults: {results_dir}/{machine}")
+    print(summarize(results_dir, machine))
+    print(f"Dashboard: {html_dir / 'index.html'} (serve it: python -m http.server -d {html_dir})")
+    print(f"Wall time: {time.perf_counter() - started:.0f} s")
+    return 0 if run_status == 0 else 1
+
+
+def asvconf_machine_name():
+    import socket
+
+    return socket.gethostname()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
