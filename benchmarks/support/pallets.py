@@ -26,6 +26,7 @@ Only the standard library, pyhf and its dependencies are imported here: asv
 imports this module inside every per-commit environment.
 """
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -119,7 +120,10 @@ def check_entry(name, entry, path="registry"):
     for field in REQUIRED[kind]:
         if field not in entry:
             raise PalletError(f"{where}: missing field {field!r}")
-    if not isinstance(entry["likelihoods"], dict) or not entry["likelihoods"]:
+    if not isinstance(entry["likelihoods"], dict):
+        raise PalletError(f"{where}: field 'likelihoods' must be an object")
+    if not entry["likelihoods"] and (kind == "generated" or entry["sha256"]):
+        # Empty only for a pallet known by DOI whose layout is not recorded yet.
         raise PalletError(f"{where}: field 'likelihoods' must name at least one workspace")
     for lname, likelihood in entry["likelihoods"].items():
         for field in REQUIRED_LIKELIHOOD[kind]:
@@ -418,15 +422,17 @@ def fetch(name, mirror=None, url=None, force=False, allow_unpinned=False, valida
     final = pallet_dir(name)
     if not force and is_cached(name, entry):
         return final
+    if not entry["likelihoods"]:
+        raise PalletError(
+            f"{registry_path()}: pallet {name!r} has no recorded layout; register it with "
+            f"scripts/pallets add {name} <resource DOI> --force"
+        )
     if entry["sha256"] is None and not allow_unpinned:
         raise PalletError(
             f"{registry_path()}: pallet {name!r} has no sha256 to verify against; fetch it with "
             "--allow-unpinned and record the printed sha256 in the registry"
         )
-    root = cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".fetch-{name}-", dir=root))
-    try:
+    with _staging(name) as staging:
         published = staging / entry["archive"]
         source = _copy_or_download(entry, published, mirror, url)
         digest = sha256_of(published)
@@ -435,20 +441,36 @@ def fetch(name, mirror=None, url=None, force=False, allow_unpinned=False, valida
                 f"{source}: sha256 {digest} differs from the registry's {entry['sha256']} "
                 f"for pallet {name!r}; refusing it"
             )
-        tree = staging / "tree"
-        unpack(published, tree, entry.get("max_unpacked_bytes", MAX_UNPACKED_BYTES))
-        contents = check_tree(name, entry, tree, patches=validate_patches)
-        manifest = {"pallet": name, "archive": entry["archive"], "sha256": digest, "source": source,
-                    "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "likelihoods": contents, "files": _file_digests(tree)}
-        (tree / ".archive").mkdir()
-        published.replace(tree / ".archive" / entry["archive"])
-        (tree / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        _place(tree, final, staging)
+        _install(name, entry, published, source, staging, validate_patches)
+    return final
+
+
+@contextlib.contextmanager
+def _staging(name):
+    """A scratch folder inside the cache (same file system, so renames are atomic), always removed."""
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{name}-", dir=root))
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _clear_caches()
-    return final
+        clear_caches()
+
+
+def _install(name, entry, published, source, staging, validate_patches=True):
+    """Unpack and check ``published`` in ``staging``, then rename it into the cache."""
+    tree = staging / "tree"
+    unpack(published, tree, entry.get("max_unpacked_bytes", MAX_UNPACKED_BYTES))
+    contents = check_tree(name, entry, tree, patches=validate_patches)
+    manifest = {"pallet": name, "archive": entry["archive"], "sha256": sha256_of(published),
+                "source": str(source), "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "likelihoods": contents, "files": _file_digests(tree)}
+    (tree / ".archive").mkdir()
+    published.replace(tree / ".archive" / entry["archive"])
+    (tree / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    _place(tree, pallet_dir(name), staging)
+    return manifest
 
 
 def _place(tree, final, staging):
@@ -504,6 +526,115 @@ def verify(name):
     return manifest
 
 
+def _kind_of(path):
+    """The file name extension for a published file: .tar.gz, .tar, .zip or .json."""
+    with open(path, "rb") as stream:
+        magic = stream.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return ".tar.gz"
+    if zipfile.is_zipfile(path):
+        return ".zip"
+    if tarfile.is_tarfile(path):
+        return ".tar"
+    return ".json"
+
+
+def _detect_likelihoods(tree, workspace=None, patches=None, patchset=None, size="full"):
+    """Likelihood entries for an unpacked pallet: the workspaces given, or every
+    ``*BkgOnly*.json`` (or the only JSON file), each with the ``patchset.json`` or
+    ``patch.*.json`` files beside it, else synthetic signals."""
+    if workspace:
+        found = [tree / path for path in workspace]
+    else:
+        files = sorted(path for path in tree.rglob("*.json") if path.is_file())
+        found = [path for path in files if "bkgonly" in path.name.lower()]
+        found = found or (files if len(files) == 1 else [])
+    if not found:
+        raise PalletError(f"{tree}: no background-only workspace found; name it with --workspace")
+    entries = {}
+    for path in found:
+        relative = path.relative_to(tree)
+        folder = relative.parent.as_posix()
+        inside = "" if folder == "." else folder + "/"
+        lname = folder.replace("/", "-") if folder != "." else path.stem
+        likelihood = {"workspace": relative.as_posix(), "size": size}
+        if patchset or (tree / inside / "patchset.json").is_file():
+            likelihood["patchset"] = patchset or inside + "patchset.json"
+        elif patches or any((tree / folder).glob("patch.*.json")):
+            likelihood["patches"] = patches or inside + "patch.*.json"
+        else:
+            likelihood["synthetic_signals"] = {"count": 5, "seed": 0}
+        entries[lname] = likelihood
+    return entries
+
+
+def add(name, source, workspace=None, patches=None, patchset=None, size="full", force=False,
+        **metadata):
+    """Register a new pallet from a DOI, a URL or a local file, and put it in the cache.
+
+    Downloads or copies ``source``, records its sha256, unpacks it safely,
+    finds the background-only workspace(s) and patches (or takes ``workspace``,
+    a list of paths inside, and ``patches``/``patchset``), validates all of them
+    against pyhf's schemas, records their digests, and writes the entry into
+    the registry. ``metadata``: title, analysis, publication, doi, url. Returns
+    the new entry. On any error neither the registry nor the cache changes.
+    """
+    path = registry_path()
+    registry = load_registry(path)
+    if not name or "/" in name or name.startswith("."):
+        raise PalletError(f"{name!r} is not a usable pallet name (no '/', not empty)")
+    if name in registry["pallets"] and not force:
+        raise PalletError(f"{path}: pallet {name!r} exists already (use --force to replace it)")
+    source = str(source)
+    doi = metadata.get("doi")
+    if source.startswith("10."):
+        doi, url = source, f"https://doi.org/{source}"
+    elif source.startswith(("http://", "https://")):
+        url = source
+    else:
+        url = None
+        if not Path(source).is_file():
+            raise PalletError(f"{source}: no such file (give a DOI, a URL or a local archive or JSON file)")
+    url = metadata.get("url", url)
+    with _staging(name) as staging:
+        fetched = staging / "published"
+        if Path(source).is_file():
+            shutil.copyfile(source, fetched)
+            archive = Path(source).name
+        else:
+            download(url, fetched)
+            stem = doi.split("/", 1)[-1].replace("/", "_") + f"_{name}" if doi else name
+            archive = stem + _kind_of(fetched)
+        published = staging / archive
+        fetched.replace(published)
+        probe = staging / "probe"
+        unpack(published, probe, MAX_UNPACKED_BYTES)
+        likelihoods_found = _detect_likelihoods(probe, workspace, patches, patchset, size)
+        shutil.rmtree(probe)
+        entry = {
+            "type": "json" if archive.endswith(".json") else "archive",
+            "title": metadata.get("title") or f"added by scripts/pallets add from {source}",
+            "analysis": metadata.get("analysis"), "publication": metadata.get("publication"),
+            "doi": doi, "url": url, "archive": archive, "sha256": sha256_of(published),
+            "likelihoods": likelihoods_found,
+        }
+        check_entry(name, entry, path)
+        manifest = _install(name, entry, published, source, staging, validate_patches=True)
+        for lname, found in manifest["likelihoods"].items():
+            entry["likelihoods"][lname]["digest"] = found["digest"]
+        _write_registry_entry(path, name, entry)
+    return entry
+
+
+def _write_registry_entry(path, name, entry):
+    """Add or replace one entry in the registry file, atomically."""
+    registry = _read_json(path, "registry")
+    registry["pallets"][name] = entry
+    tmp = Path(f"{path}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(registry, indent=2) + "\n")
+    tmp.replace(path)
+
+
 def _validate_spec(spec, label):
     import pyhf
 
@@ -515,8 +646,9 @@ def _validate_spec(spec, label):
 
 # --- loading for the benchmarks ----------------------------------------------------------------
 
-def _clear_caches():
-    for cached in (load_workspace, _patch_index, _synthetic_patches, _patchset_of):
+def clear_caches():
+    """Forget everything parsed in this process (registry, workspaces, patches)."""
+    for cached in (_registry_cached, load_workspace, _patch_index, _synthetic_patches, _patchset_of):
         cached.cache_clear()
 
 
@@ -644,6 +776,28 @@ def label(key, patch_name=None):
     if patch_name is not None and generate.is_synthetic_name(patch_name):
         return f"{key} {patch_name} (synthetic signal on a real background model)"
     return f"{key} {patch_name}" if patch_name else f"{key} (background only)"
+
+
+def describe(key):
+    """A summary of a likelihood key: channels, bins, parameters, modifiers, patches, source."""
+    model, _ = load_model(key)
+    modifiers, parameters = {}, {}
+    for name, kind in model.config.modifiers:
+        modifiers[kind] = modifiers.get(kind, 0) + 1
+        width = model.config.par_slice(name)
+        parameters[kind] = parameters.get(kind, 0) + width.stop - width.start
+    names = patch_names(key)
+    _, _, entry, likelihood = resolve(key)
+    return {
+        "key": key, "label": label(key), "size": likelihood["size"],
+        "channels": len(model.config.channels), "bins": model.config.nmaindata,
+        "parameters": model.config.npars, "samples": len(model.config.samples),
+        "modifiers": modifiers, "parameters_by_modifier": parameters,
+        "patches": len(names), "synthetic_patches": bool(names) and is_synthetic(key, names[0]),
+        "signal_patch": signal_patch(key) if names else None,
+        "reference_results": sorted(likelihood.get("reference_results") or {}),
+        "doi": entry.get("doi"),
+    }
 
 
 def load_model(key, patch_name=None, **config_kwargs):
