@@ -11,16 +11,36 @@ def test_numpy_on_cpu_becomes_pyhfs_tensorlib():
     assert tensorlib.name == "numpy" and pyhf.tensorlib is tensorlib
 
 
+@pytest.mark.parametrize("backend", ["jax", "pytorch", "tensorflow"])
+def test_gpu_without_a_gpu_is_a_skip_with_the_reason(backend):
+    with pytest.raises(NotImplementedError, match="no NVIDIA GPU on this machine"):
+        backends.activate(backend, "gpu")
+    backends.activate("numpy", "cpu")
+
+
+def test_numpy_has_no_gpu_device():
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        backends.activate("numpy", "gpu")
+
+
 @pytest.mark.parametrize(
     "backend, reason",
     [
-        ("numpy", "CPU only"),
         ("jax", "jax sees no gpu"),
         ("pytorch", "no CUDA device"),
         ("tensorflow", "tensorflow sees no GPU"),
     ],
 )
-def test_gpu_without_a_gpu_is_a_skip_with_the_reason(backend, reason):
+def test_framework_without_a_usable_gpu_is_a_skip_even_where_nvml_sees_one(
+    monkeypatch, backend, reason
+):
+    # A GPU the driver reports (NVML faked) but the framework cannot use (a CPU build of torch).
+    import pynvml
+
+    monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlShutdown", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", lambda: 1)
+    assert backends.nvidia_gpu_count() == 1
     with pytest.raises(NotImplementedError, match=reason):
         backends.activate(backend, "gpu")
     backends.activate("numpy", "cpu")

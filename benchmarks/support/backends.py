@@ -91,6 +91,20 @@ _WAIT_FOR_DEVICE = {
 }
 
 
+def nvidia_gpu_count():
+    """GPUs NVML sees (0 where there is no driver); cheap, and never initialises CUDA."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # no nvidia-ml-py, no driver, no device: no GPU for this suite
+        return 0
+    try:
+        return pynvml.nvmlDeviceGetCount()
+    finally:
+        pynvml.nvmlShutdown()
+
+
 def make_optimizer(name):
     import pyhf
 
@@ -114,6 +128,9 @@ def activate(backend, device="cpu", precision="64b", optimizer="scipy"):
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
     pyhf_compat.require_backend(backend)
+    if device == "gpu" and backend != "numpy" and not nvidia_gpu_count():
+        # Asking NVML is much cheaper than importing tensorflow or jax to find out.
+        raise NotImplementedError("no NVIDIA GPU on this machine (NVML finds none)")
     _PLACE_ON_DEVICE[backend](device)
     pyhf.set_backend(backend, make_optimizer(optimizer), precision=precision)
     return pyhf.tensorlib
