@@ -124,6 +124,45 @@ def build_local_pyhf_repo(dest, versions=DEFAULT_VERSIONS, sdist_dir=None, remov
     return commits
 
 
+def add_commit(repo, message, replace=None, files=None, date=None, tag=None):
+    """Commit a modification on top of the current ``main`` of a local repository.
+
+    ``replace`` maps a path in the tree to a list of ``(old, new)`` text
+    substitutions; each ``old`` must occur (so a test that injects a change
+    fails loudly when the pyhf source moves). ``files`` maps a path to new file
+    contents, or to None to delete the file. The commit is dated ``date``
+    (seconds since the epoch), by default an hour after the current head, so
+    that commit order and date order agree. Returns the new commit's hash.
+    """
+    repo = Path(repo)
+    for relpath, substitutions in (replace or {}).items():
+        path = repo / relpath
+        if not path.is_file():
+            raise LocalRepoError(f"{relpath} does not exist in {repo}")
+        text = path.read_text()
+        for old, new in substitutions:
+            if old not in text:
+                raise LocalRepoError(f"{old!r} does not occur in {relpath}")
+            text = text.replace(old, new)
+        path.write_text(text)
+    for relpath, content in (files or {}).items():
+        path = repo / relpath
+        if content is None:
+            if not path.exists():
+                raise LocalRepoError(f"{relpath} does not exist in {repo}; nothing to delete")
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    if date is None:
+        date = int(_git(repo, "log", "-1", "--format=%ct", "HEAD")) + 3600
+    _git(repo, "add", "--all")
+    _git(repo, "commit", "--quiet", "--allow-empty", "-m", message, date=date)
+    if tag:
+        _git(repo, "tag", tag)
+    return _git(repo, "rev-parse", "HEAD")
+
+
 def main(argv=None):
     import argparse
 

@@ -1,0 +1,829 @@
+"""The regression gate: did the new pyhf commits make anything slower, fatter, different or broken?
+
+Each new commit is compared, benchmark by benchmark and parameter
+combination by parameter combination, with the last good measurement of the
+same benchmark on the same machine in the same asv environment (the closest
+earlier commit, in branch order, where it was measured). Findings:
+
+``slower`` (``time_``, ``timeraw_``)
+    the statistic of the recorded samples (the median by default) grew by
+    at least ``threshold`` AND the samples differ significantly (asv's
+    Mann-Whitney U test at ``p_threshold``; without samples, asv's rule that
+    the 99% confidence intervals do not overlap). Both conditions: the ratio
+    keeps tiny but significant shifts out, the test keeps noisy ratios out.
+``more_memory`` (``peakmem_``, ``mem_``)
+    grew by at least ``mem_threshold`` and ``mem_min_bytes``.
+``result_changed`` (``track_``)
+    the value moved beyond ``abs_tol + rel_tol * |before|``.
+``newly_failing``
+    a benchmark that was measured at the previous commit now errors.
+``build_failed``
+    asv could not build or install the commit (every benchmark failed
+    without running). Later commits are compared with the last good one.
+
+Information only, never a regression: a benchmark newly skipped (NaN, for
+example because pyhf removed its backend), one that recovered, one that got
+faster, one measured for the first time.
+
+Thresholds are set per benchmark with a JSON file (``--config``)::
+
+    {
+      "defaults": {"threshold": 0.3},
+      "benchmarks": {
+        "time_hypotest\\\\(.*'numpy'": {"threshold": 0.5, "window": 3},
+        "track_nfev": {"track": "ignore"}
+      }
+    }
+
+Every regex that matches ``name(param, ...)`` (asv's ``--bench`` form)
+applies, in file order. Keys: see ``Rule``.
+
+Reports: ``regressions.md`` (ready to paste into a GitHub issue) and
+``regressions.json`` in ``--report-dir`` (default ``.asv/reports`` in this
+checkout). Exit status: 0 clean, 1 findings, 2 the gate could not run (or a
+commit it was asked about has no results).
+"""
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import results as resultslib
+from .results import FAILED, OK, SKIPPED
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_REPORT_DIR = REPO_ROOT / ".asv" / "reports"
+DEFAULT_COMMIT_URL = "https://github.com/scikit-hep/pyhf/commit/"
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
+
+REGRESSION_KINDS = ("slower", "more_memory", "worse", "result_changed", "newly_failing",
+                    "build_failed")
+INFO_KINDS = ("newly_skipped", "recovered", "faster", "less_memory", "first_measurement",
+              "unconfirmed")
+
+TITLES = {
+    "slower": "Slower (time_)",
+    "more_memory": "More memory (peakmem_, mem_)",
+    "worse": "Worse tracked value (track_, higher or lower is worse)",
+    "result_changed": "Result changed (track_)",
+    "newly_failing": "Newly failing",
+    "build_failed": "Commit does not build",
+    "not_measured": "Not measured (no results: the run broke)",
+}
+
+
+class GateError(RuntimeError):
+    """The gate cannot run: no results, unknown machine or commit, bad configuration."""
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass
+class Rule:
+    """How one benchmark (parameter combination) is judged."""
+
+    #: time_: flag when statistic(after) / statistic(before) >= 1 + threshold.
+    threshold: float = 0.25
+    #: time_: "min" (the best sample: other processes' load only ever adds time, so it moves
+    #: the median far more than the minimum) or "median" (asv's own value).
+    statistic: str = "min"
+    #: time_: the samples must also differ at this p-value (Mann-Whitney U); None: ratio only.
+    p_threshold: float = 0.002
+    #: Compare with the most lenient of the last ``window`` good measurements
+    #: (rolling worst for slowdowns): 1 is the last good measurement only.
+    window: int = 1
+    #: peakmem_/mem_: flag when after / before >= 1 + mem_threshold and after - before >= mem_min_bytes.
+    mem_threshold: float = 0.10
+    mem_min_bytes: float = 1 << 20
+    #: track_ as results: flag when |after - before| > abs_tol + rel_tol * |before|.
+    rel_tol: float = 1e-6
+    abs_tol: float = 1e-9
+    #: track_: "result" (any move is a finding), "higher_is_worse", "lower_is_worse" or "ignore".
+    track: str = "result"
+    #: Leave this benchmark out of the gate entirely.
+    ignore: bool = False
+
+    def __post_init__(self):
+        if self.statistic not in ("median", "min"):
+            raise GateError(f"statistic must be 'median' or 'min', not {self.statistic!r}")
+        if self.track not in ("result", "higher_is_worse", "lower_is_worse", "ignore"):
+            raise GateError(f"unknown track mode {self.track!r}")
+        if self.window < 1:
+            raise GateError("window must be at least 1")
+        if self.threshold < 0 or self.mem_threshold < 0:
+            raise GateError("thresholds must not be negative")
+
+
+class Rules:
+    """Default rule plus per-benchmark overrides keyed by regex over ``name(params)``."""
+
+    FIELDS = {f.name for f in dataclasses.fields(Rule)}
+
+    def __init__(self, defaults=None, overrides=()):
+        self.defaults = self._check(defaults or {}, "defaults")
+        self.overrides = [(re.compile(pattern), self._check(values, pattern))
+                          for pattern, values in (overrides.items() if isinstance(overrides, dict)
+                                                  else overrides)]
+        Rule(**self.defaults)  # validate
+        self._cache = {}
+
+    @classmethod
+    def _check(cls, values, where):
+        unknown = set(values) - cls.FIELDS
+        if unknown:
+            raise GateError(f"unknown rule keys in {where}: {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(sorted(cls.FIELDS))}")
+        return dict(values)
+
+    @classmethod
+    def from_file(cls, path):
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise GateError(f"cannot read the gate configuration {path}: {err}") from None
+        unknown = set(data) - {"defaults", "benchmarks"}
+        if unknown:
+            raise GateError(f"{path}: unknown sections {', '.join(sorted(unknown))}")
+        try:
+            return cls(data.get("defaults"), data.get("benchmarks", {}))
+        except re.error as err:
+            raise GateError(f"{path}: bad regex: {err}") from None
+
+    def for_label(self, label):
+        if label not in self._cache:
+            values = dict(self.defaults)
+            for pattern, override in self.overrides:
+                if pattern.search(label):
+                    values.update(override)
+            self._cache[label] = Rule(**values)
+        return self._cache[label]
+
+    def describe(self):
+        return {"defaults": dataclasses.asdict(Rule(**self.defaults)),
+                "benchmarks": {p.pattern: v for p, v in self.overrides}}
+
+
+# --------------------------------------------------------------------------- findings
+
+
+@dataclass
+class Finding:
+    kind: str
+    commit: str
+    benchmark: str = None
+    params: dict = field(default_factory=dict)
+    param_reprs: list = field(default_factory=list)  # as asv stores them, e.g. ["'numpy'", "10"]
+    label: str = None
+    env_name: str = None
+    baseline_commit: str = None
+    before: dict = None
+    after: dict = None
+    ratio: float = None
+    p_value: float = None
+    detail: str = ""
+
+    @property
+    def is_regression(self):
+        return self.kind in REGRESSION_KINDS
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+
+def _summary(measurement, unit=None):
+    """before/after as recorded: value, spread (q25, q75), sample count."""
+    if measurement is None:
+        return None
+    out = {"state": measurement.state, "unit": unit}
+    if measurement.state == OK:
+        out["value"] = measurement.value
+        quantiles = measurement.quantiles()
+        if quantiles:
+            out["q25"], out["q75"] = quantiles
+        if measurement.samples:
+            out["n"] = len(measurement.samples)
+            out["min"] = min(measurement.samples)
+    return out
+
+
+def statistic_of(measurement, rule):
+    if rule.statistic == "min" and measurement.samples:
+        return min(measurement.samples)
+    return measurement.value
+
+
+def significance(before, after, p_threshold):
+    """(significant, p-value or None): asv's test, Mann-Whitney U on the samples."""
+    from asv import _stats
+
+    if p_threshold is None:
+        return True, None
+    a, b = before.samples, after.samples
+    if a and b:
+        a = [x for x in a if not math.isnan(x)]
+        b = [x for x in b if not math.isnan(x)]
+        p_min = 1 / _stats.binom(len(a) + len(b), min(len(a), len(b)))
+        if p_min < p_threshold:
+            _, p = _stats.mann_whitney_u(a, b)
+            return p < p_threshold, p
+    sa, sb = before.stats or {}, after.stats or {}
+    if all(s.get(k) is not None for s in (sa, sb) for k in ("ci_99_a", "ci_99_b")):
+        return _stats.is_different(None, None, sa, sb, p_threshold), None
+    # Nothing to test with (a single sample): the ratio alone decides.
+    return True, None
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def order_commits(commit_results, branch_order=None):
+    """Sort CommitResults oldest first: by date, and in branch order where it is known."""
+    ordered = sorted(commit_results, key=lambda c: (c.date, c.commit))
+    if branch_order:
+        rank = {commit: i for i, commit in enumerate(branch_order)}
+        on_branch = [c for c in ordered if c.commit in rank]
+        slots = [i for i, c in enumerate(ordered) if c.commit in rank]
+        for slot, commit in zip(slots, sorted(on_branch, key=lambda c: rank[c.commit])):
+            ordered[slot] = commit
+    return ordered
+
+
+class Gate:
+    """Compares new commits with their history; collects findings and information."""
+
+    def __init__(self, rules=None, bench=None, benchmarks_info=None):
+        self.rules = rules or Rules()
+        self.bench = [re.compile(b) for b in (bench or [])]
+        self.info_of = benchmarks_info or {}
+        self.findings = []
+        self.info = []
+
+    # helpers ------------------------------------------------------------
+    def selected(self, label):
+        return not self.bench or any(b.search(label) for b in self.bench)
+
+    def unit(self, benchmark):
+        return self.info_of.get(benchmark, {}).get("unit")
+
+    def param_dict(self, measurement):
+        names = self.info_of.get(measurement.benchmark, {}).get("param_names") or [
+            f"param{i + 1}" for i in range(len(measurement.params))]
+        return {name: _unrepr(value) for name, value in zip(names, measurement.params)}
+
+    def add(self, kind, commit, measurement=None, env_name=None, baseline=None, before=None,
+            ratio=None, p_value=None, detail=""):
+        item = Finding(
+            kind=kind, commit=commit, env_name=env_name, baseline_commit=baseline,
+            ratio=ratio, p_value=p_value, detail=detail,
+        )
+        if measurement is not None:
+            unit = self.unit(measurement.benchmark)
+            item.benchmark = measurement.benchmark
+            item.params = self.param_dict(measurement)
+            item.param_reprs = list(measurement.params)
+            item.label = measurement.label
+            item.before = _summary(before, unit)
+            item.after = _summary(measurement, unit)
+        (self.findings if item.is_regression else self.info).append(item)
+        return item
+
+    # the comparison -----------------------------------------------------
+    def evaluate(self, series, new_commits, baseline_lookup=None):
+        """Judge ``new_commits`` (hashes) against ``series`` (one machine and env, oldest first).
+
+        ``baseline_lookup(commit, key)``, when given, replaces the history:
+        it returns the (commit, Measurement) to compare with, or None.
+        """
+        position = {c.commit: i for i, c in enumerate(series)}
+        for commit in sorted(new_commits, key=lambda c: position.get(c, -1)):
+            if commit not in position:
+                continue
+            i = position[commit]
+            current = series[i]
+            earlier = [c for c in reversed(series[:i]) if not c.build_failed]
+            if current.build_failed:
+                previous = earlier[0].commit if earlier else None
+                self.add("build_failed", commit, env_name=current.env_name, baseline=previous,
+                         detail="asv could not build or install this commit; "
+                         "every benchmark is recorded as failed")
+                continue
+            for key in sorted(current.measurements):
+                measurement = current.measurements[key]
+                if not self.selected(measurement.label):
+                    continue
+                rule = self.rules.for_label(measurement.label)
+                if rule.ignore or (measurement.kind == "track" and rule.track == "ignore"):
+                    continue
+                if baseline_lookup is not None:
+                    found = baseline_lookup(commit, key)
+                    history = [found] if found else []
+                else:
+                    history = [(c.commit, c.get(*key)) for c in earlier]
+                    history = [(c, m) for c, m in history
+                               if m is not None and m.version == measurement.version]
+                self.judge(current, measurement, history, rule)
+        return self
+
+    def judge(self, current, measurement, history, rule):
+        commit, env = current.commit, current.env_name
+        previous_commit, previous = history[0] if history else (None, None)
+        good = [(c, m) for c, m in history if m.state == OK][: rule.window]
+        state = measurement.state
+        if state == FAILED:
+            if previous is not None and previous.state == OK:
+                self.add("newly_failing", commit, measurement, env, previous_commit, previous,
+                         detail="measured at the previous commit, errors now "
+                         "(see asv run --show-stderr for the traceback)")
+            return
+        if state == SKIPPED:
+            if previous is not None and previous.state == OK:
+                self.add("newly_skipped", commit, measurement, env, previous_commit, previous,
+                         detail="skipped now (NaN): e.g. pyhf removed the backend, or the "
+                         "combination was not selected")
+            return
+        if previous is not None and previous.state == FAILED:
+            self.add("recovered", commit, measurement, env, previous_commit, previous)
+        if not good:
+            if previous is None:
+                self.add("first_measurement", commit, measurement, env)
+            return
+        kind = measurement.kind
+        if kind == "time":
+            self.judge_time(commit, env, measurement, good, rule)
+        elif kind in ("peakmem", "mem"):
+            self.judge_memory(commit, env, measurement, good, rule)
+        elif kind == "track":
+            self.judge_track(commit, env, measurement, good, rule)
+
+    def judge_time(self, commit, env, after, good, rule):
+        # Rolling worst: the most lenient baseline of the window.
+        base_commit, before = max(good, key=lambda item: statistic_of(item[1], rule))
+        b, a = statistic_of(before, rule), statistic_of(after, rule)
+        if not b or b <= 0:
+            return
+        ratio = a / b
+        if ratio >= 1 + rule.threshold:
+            significant, p = significance(before, after, rule.p_threshold)
+            if significant:
+                self.add("slower", commit, after, env, base_commit, before, ratio, p,
+                         detail=f"{rule.statistic} x{ratio:.2f} >= x{1 + rule.threshold:.2f}")
+            return
+        best_commit, best = min(good, key=lambda item: statistic_of(item[1], rule))
+        b = statistic_of(best, rule)
+        if b and a / b <= 1 / (1 + rule.threshold):
+            significant, p = significance(best, after, rule.p_threshold)
+            if significant:
+                self.add("faster", commit, after, env, best_commit, best, a / b, p)
+
+    def judge_memory(self, commit, env, after, good, rule):
+        base_commit, before = max(good, key=lambda item: item[1].value)
+        b, a = before.value, after.value
+        if not b or b <= 0:
+            return
+        ratio = a / b
+        if ratio >= 1 + rule.mem_threshold and a - b >= rule.mem_min_bytes:
+            self.add("more_memory", commit, after, env, base_commit, before, ratio,
+                     detail=f"x{ratio:.2f} >= x{1 + rule.mem_threshold:.2f}")
+        elif ratio <= 1 / (1 + rule.mem_threshold) and b - a >= rule.mem_min_bytes:
+            self.add("less_memory", commit, after, env, base_commit, before, ratio)
+
+    def judge_track(self, commit, env, after, good, rule):
+        base_commit, before = good[0]
+        b, a = float(before.value), float(after.value)
+        ratio = a / b if b else None
+        if rule.track == "result":
+            if abs(a - b) > rule.abs_tol + rule.rel_tol * abs(b):
+                self.add("result_changed", commit, after, env, base_commit, before, ratio,
+                         detail=f"moved by {a - b:+.6g} (tolerance {rule.abs_tol:g} + "
+                         f"{rule.rel_tol:g} x |before|)")
+            return
+        worse = a > b if rule.track == "higher_is_worse" else a < b
+        change = abs(a - b) / abs(b) if b else math.inf
+        if worse and change >= rule.threshold:
+            self.add("worse", commit, after, env, base_commit, before, ratio,
+                     detail=f"{rule.track.replace('_', ' ')}: changed by {change:.1%}")
+
+
+def _unrepr(value):
+    """asv stores parameter values as their repr: show 'numpy' as numpy."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@dataclass
+class Report:
+    machine: str
+    commits: list
+    findings: list
+    info: list
+    not_measured: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    rules: dict = None
+    commit_url: str = DEFAULT_COMMIT_URL
+    subjects: dict = field(default_factory=dict)
+    generated_at: str = field(
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"))
+
+    @property
+    def exit_code(self):
+        if self.errors or self.not_measured:
+            return EXIT_BROKEN
+        return EXIT_FINDINGS if self.findings else EXIT_CLEAN
+
+    @property
+    def status(self):
+        return {EXIT_CLEAN: "clean", EXIT_FINDINGS: "findings", EXIT_BROKEN: "broken"}[
+            self.exit_code]
+
+    def to_json(self):
+        return {
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "machine": self.machine,
+            "generated_at": self.generated_at,
+            "commits": self.commits,
+            "findings": [f.to_json() for f in self.findings],
+            "info": [f.to_json() for f in self.info],
+            "not_measured": self.not_measured,
+            "errors": self.errors,
+            "rules": self.rules,
+            "commit_url": self.commit_url,
+        }
+
+    # markdown -------------------------------------------------------------
+    def commit_link(self, commit):
+        if not commit:
+            return "—"
+        short = commit[:8]
+        return f"[`{short}`]({self.commit_url}{commit})" if self.commit_url else f"`{short}`"
+
+    def range_link(self, before, after):
+        if not before:
+            return self.commit_link(after)
+        text = f"`{before[:8]}...{after[:8]}`"
+        match = re.match(r"(.*)/commit/?$", self.commit_url or "")
+        if match:
+            return f"[{text}]({match.group(1)}/compare/{before}...{after})"
+        return text
+
+    def to_markdown(self):
+        lines = []
+        n = len(self.findings)
+        if self.exit_code == EXIT_BROKEN:
+            headline = "the benchmark run broke"
+        elif n:
+            headline = f"{n} finding{'s' if n != 1 else ''}"
+        else:
+            headline = "no findings"
+        lines.append(f"# pyhf benchmarks on `{self.machine}`: {headline}")
+        lines.append("")
+        if self.commits:
+            shown = ", ".join(
+                self.commit_link(c) + (f" {self.subjects[c]}" if self.subjects.get(c) else "")
+                for c in self.commits)
+            lines.append(f"Commits checked ({len(self.commits)}): {shown}.")
+        else:
+            lines.append("No new commits to check.")
+        lines.append("")
+        lines.append(
+            f"Generated {self.generated_at} by `scripts/gate`. Each commit is compared with the "
+            "last good measurement of the same benchmark, parameters and machine. Before and "
+            "after: median±half the interquartile range of asv's recorded samples, the fastest "
+            "sample and the sample count; the ratio is of the statistic the rule uses (the "
+            "fastest sample by default); the p-value is the Mann-Whitney U test's on the samples.")
+        lines.append("")
+        for error in self.errors:
+            lines.append(f"> **Error:** {error}")
+            lines.append("")
+        if self.not_measured:
+            lines.append(f"## {TITLES['not_measured']}")
+            lines.append("")
+            lines.append("| commit |")
+            lines.append("| --- |")
+            for commit in self.not_measured:
+                lines.append(f"| {self.commit_link(commit)} |")
+            lines.append("")
+        for kind in REGRESSION_KINDS:
+            items = [f for f in self.findings if f.kind == kind]
+            if items:
+                lines += self._section(kind, items)
+        if self.info:
+            lines.append("## Information (not regressions)")
+            lines.append("")
+            lines.append("| what | benchmark | parameters | before | after | ratio | commits | note |")
+            lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+            for f in self.info:
+                lines.append("| " + " | ".join([
+                    f.kind.replace("_", " "), _code(f.benchmark), _params_md(f.params),
+                    _fmt(f.before), _fmt(f.after), "—" if f.ratio is None else f"{f.ratio:.3f}",
+                    self.range_link(f.baseline_commit, f.commit), f.detail or ""]) + " |")
+            lines.append("")
+        if self.rules:
+            lines.append("<details><summary>Gate rules</summary>")
+            lines.append("")
+            lines.append("```json")
+            lines.append(json.dumps(self.rules, indent=2, sort_keys=True))
+            lines.append("```")
+            lines.append("</details>")
+            lines.append("")
+        return "\n".join(lines)
+
+    def _section(self, kind, items):
+        lines = [f"## {TITLES[kind]}: {len(items)}", ""]
+        if kind == "build_failed":
+            lines.append("| commit | last commit that built | note |")
+            lines.append("| --- | --- | --- |")
+            for f in items:
+                lines.append(f"| {self.commit_link(f.commit)} | "
+                             f"{self.commit_link(f.baseline_commit)} | {f.detail} |")
+            lines.append("")
+            return lines
+        lines.append("| benchmark | parameters | before | after | ratio | p-value | commits |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for f in items:
+            ratio = "—" if f.ratio is None else f"{f.ratio:.3f}"
+            if kind == "result_changed" and f.before and f.after:
+                ratio = f"{ratio} (Δ {f.after['value'] - f.before['value']:+.3g})"
+            p = "—" if f.p_value is None else f"{f.p_value:.2g}"
+            lines.append("| " + " | ".join([
+                _code(f.benchmark), _params_md(f.params), _fmt(f.before), _fmt(f.after),
+                ratio, p, self.range_link(f.baseline_commit, f.commit)]) + " |")
+        lines.append("")
+        return lines
+
+
+def _code(text):
+    return f"`{text}`" if text else "—"
+
+
+def _params_md(params):
+    return ", ".join(f"{k}={v}" for k, v in params.items()) if params else "—"
+
+
+def _fmt(summary):
+    """'14.6±0.4ms (n=10)' from a before/after summary."""
+    if not summary:
+        return "—"
+    if summary.get("state") != OK:
+        return {"failed": "failed", "skipped": "n/a (skipped)"}.get(summary.get("state"), "—")
+    from asv import util
+
+    value, unit = summary["value"], summary.get("unit")
+    if unit in ("seconds", "bytes"):
+        err = None
+        if summary.get("q25") is not None:
+            err = (summary["q75"] - summary["q25"]) / 2
+        text = util.human_value(value, unit, err=err)
+        if unit == "seconds" and summary.get("min") is not None and summary.get("n", 0) > 1:
+            text += f", min {util.human_value(summary['min'], unit)}"
+    else:
+        text = f"{value:.10g}" + (f" {unit}" if unit and unit != "unit" else "")
+    if summary.get("n"):
+        text += f" (n={summary['n']})"
+    return text
+
+
+def write_reports(report, report_dir):
+    report_dir = Path(report_dir)
+    md = resultslib.atomic_write_text(report_dir / "regressions.md", report.to_markdown() + "\n")
+    js = resultslib.atomic_write_text(
+        report_dir / "regressions.json", json.dumps(report.to_json(), indent=2) + "\n")
+    return md, js
+
+
+def print_summary(report, file=None):
+    """A terminal table of the findings (rich when it is installed)."""
+    file = file or sys.stdout
+    rows = [(f.kind, f.benchmark or "", _params_md(f.params), _fmt(f.before), _fmt(f.after),
+             "" if f.ratio is None else f"{f.ratio:.3f}", (f.commit or "")[:8])
+            for f in report.findings]
+    title = f"gate on {report.machine}: {report.status} ({len(report.commits)} commits, " \
+            f"{len(report.findings)} findings, {len(report.info)} notes)"
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(title, file=file)
+        for row in rows:
+            print("  " + " | ".join(row), file=file)
+        return
+    console = Console(file=file, width=160)
+    if not rows:
+        console.print(title)
+        return
+    table = Table(title=title)
+    for column in ("finding", "benchmark", "parameters", "before", "after", "ratio", "commit"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def spread(before_dir, after_dir, machine, commits=None, bench=None):
+    """Run-to-run spread: the same commits measured twice (``after`` / ``before``), time_ only."""
+    selected = [re.compile(b) for b in (bench or [])]
+    before = {(c.env_name, c.commit): c for c in resultslib.load_machine(
+        before_dir, machine, on_error=lambda *a: None)}
+    rows = []
+    for after in resultslib.load_machine(after_dir, machine, on_error=lambda *a: None):
+        if commits is not None and after.commit not in commits:
+            continue
+        other = before.get((after.env_name, after.commit))
+        if other is None:
+            continue
+        for key, ma in sorted(after.measurements.items()):
+            mb = other.get(*key)
+            if (ma.kind != "time" or mb is None or ma.state != OK or mb.state != OK
+                    or (selected and not any(b.search(ma.label) for b in selected))):
+                continue
+            rows.append({
+                "commit": after.commit, "label": ma.label,
+                "before_median": mb.value, "after_median": ma.value,
+                "median_ratio": ma.value / mb.value,
+                "min_ratio": (min(ma.samples) / min(mb.samples)
+                              if ma.samples and mb.samples else None),
+            })
+    med = [r["median_ratio"] for r in rows]
+    mins = [r["min_ratio"] for r in rows if r["min_ratio"] is not None]
+    rng = lambda xs: [round(min(xs), 3), round(max(xs), 3)] if xs else None
+    return {"count": len(rows), "median_ratio_range": rng(med), "min_ratio_range": rng(mins),
+            "rows": rows}
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def git_first_parent(repo, branch):
+    """Commits of ``branch`` oldest first, or None when ``repo`` is not a readable git repository."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-list", "--first-parent", branch],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return list(reversed(out.split()))
+
+
+def git_subjects(repo, commits):
+    subjects = {}
+    for commit in commits:
+        try:
+            subjects[commit] = subprocess.run(
+                ["git", "-C", str(repo), "log", "-1", "--format=%s", commit],
+                capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return subjects
+
+
+def resolve_commits(requested, known):
+    """Full hashes for the requested (possibly abbreviated) commits; GateError if ambiguous."""
+    resolved = []
+    for name in requested:
+        matches = sorted({c for c in known if c.startswith(name)})
+        if len(matches) > 1:
+            raise GateError(f"commit {name!r} is ambiguous: {', '.join(m[:12] for m in matches)}")
+        resolved.append(matches[0] if matches else name)
+    return resolved
+
+
+def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch="main",
+             bench=None, rules=None, report_dir=DEFAULT_REPORT_DIR, commit_url=DEFAULT_COMMIT_URL,
+             baseline_results_dir=None, write=True):
+    """Load results, judge the commits, write the reports; return the Report.
+
+    ``commits``: hashes (or prefixes) to judge; None judges the newest ``last``
+    commits with results. ``baseline_results_dir``: compare each commit with
+    the same commit's measurement there (a re-run) instead of with its history.
+    """
+    rules = rules or Rules()
+    errors = []
+    results_dir = Path(results_dir)
+    if machine is None:
+        found = resultslib.machines(results_dir)
+        if len(found) != 1:
+            raise GateError(f"{results_dir}: {'no machines' if not found else 'several machines: ' + ', '.join(found)}"
+                            "; pass --machine")
+        machine = found[0]
+    loaded = resultslib.load_machine(
+        results_dir, machine, on_error=lambda path, err: errors.append(str(err)))
+    info = resultslib.load_benchmarks_json(results_dir)
+    branch_order = git_first_parent(repo, branch) if repo else None
+
+    by_env = {}
+    for item in loaded:
+        by_env.setdefault(item.env_name, []).append(item)
+    series_by_env = {env: order_commits(items, branch_order) for env, items in by_env.items()}
+    all_ordered = order_commits(loaded, branch_order)
+    known = [c.commit for c in all_ordered]
+
+    if commits is None:
+        unique = list(dict.fromkeys(known))
+        new = unique[-last:] if last else []
+    else:
+        new = resolve_commits(commits, known)
+    not_measured = [c for c in new if c not in set(known)]
+
+    lookup = None
+    if baseline_results_dir is not None:
+        other = resultslib.load_machine(
+            baseline_results_dir, machine, on_error=lambda path, err: errors.append(str(err)))
+        other_index = {(c.env_name, c.commit): c for c in other}
+
+    gate = Gate(rules, bench, info)
+    for env, series in series_by_env.items():
+        if baseline_results_dir is not None:
+            def lookup(commit, key, env=env):
+                found = other_index.get((env, commit))
+                m = found.get(*key) if found else None
+                return (commit, m) if m is not None else None
+        gate.evaluate(series, [c for c in new if c not in not_measured], lookup)
+
+    order = {c: i for i, c in enumerate(known)}
+    gate.findings.sort(key=lambda f: (order.get(f.commit, -1), REGRESSION_KINDS.index(f.kind),
+                                      f.benchmark or "", f.label or ""))
+    report = Report(
+        machine=machine, commits=new, findings=gate.findings, info=gate.info,
+        not_measured=not_measured, errors=errors, rules=rules.describe(), commit_url=commit_url,
+        subjects=git_subjects(repo, new) if repo else {},
+    )
+    if write:
+        write_reports(report, report_dir)
+    return report
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="scripts/gate",
+        description="Compare new pyhf commits with their last good measurements in asv results; "
+        "write regressions.md and regressions.json. Exit 0 clean, 1 findings, 2 broken.",
+    )
+    parser.add_argument("--results-dir", default=str(REPO_ROOT / "results"),
+                        help="asv results folder (default: results/)")
+    parser.add_argument("--machine", help="asv machine name (default: the only one there)")
+    parser.add_argument("--commits", nargs="+", metavar="HASH",
+                        help="commits to judge (default: the newest --last commits with results)")
+    parser.add_argument("--last", type=int, default=1,
+                        help="judge the newest N commits with results (default: 1)")
+    parser.add_argument("--repo", help="pyhf git repository, for branch order and commit subjects "
+                        "(default: order by commit date)")
+    parser.add_argument("--branch", default="main")
+    parser.add_argument("--bench", action="append", metavar="REGEX",
+                        help="only benchmarks whose name(params) match (repeatable, as asv's)")
+    parser.add_argument("--config", help="JSON file of per-benchmark thresholds (see module doc)")
+    parser.add_argument("--threshold", type=float,
+                        help="default time_ threshold, e.g. 0.5 flags x1.5 (overrides --config's)")
+    parser.add_argument("--report-dir", default=str(DEFAULT_REPORT_DIR),
+                        help="where regressions.md and regressions.json go (default: .asv/reports)")
+    parser.add_argument("--commit-url", default=None,
+                        help="prefix of commit links (default: asv.conf.json's show_commit_url)")
+    parser.add_argument("--baseline-results-dir",
+                        help="compare each commit with its own measurement in this results "
+                        "folder (a re-run) instead of with its history")
+    parser.add_argument("--quiet", action="store_true", help="no terminal table")
+    return parser
+
+
+def default_commit_url():
+    try:
+        from .asvconf import load_committed_config
+
+        return load_committed_config().get("show_commit_url") or DEFAULT_COMMIT_URL
+    except Exception:
+        return DEFAULT_COMMIT_URL
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        rules = Rules.from_file(args.config) if args.config else Rules()
+        if args.threshold is not None:
+            rules = Rules(dict(rules.defaults, threshold=args.threshold),
+                          [(p.pattern, v) for p, v in rules.overrides])
+        report = run_gate(
+            args.results_dir, args.machine, args.commits, args.last, args.repo, args.branch,
+            args.bench, rules, args.report_dir, args.commit_url or default_commit_url(),
+            args.baseline_results_dir,
+        )
+    except (GateError, resultslib.ResultsError) as err:
+        print(f"gate: {err}", file=sys.stderr)
+        write_reports(Report(machine=args.machine or "?", commits=args.commits or [],
+                             findings=[], info=[], errors=[str(err)]), args.report_dir)
+        return EXIT_BROKEN
+    if not args.quiet:
+        print_summary(report)
+    print(f"gate: {report.status}; report in {Path(args.report_dir) / 'regressions.md'}")
+    return report.exit_code

@@ -1,0 +1,239 @@
+"""Reading asv's result files: one measurement per benchmark, parameters, commit and machine.
+
+asv stores one JSON file per machine, commit and environment
+(``results/<machine>/<hash8>-<env>.json``); ``asv.results.Results`` loads
+them. This module turns them into flat ``Measurement`` records the gate can
+compare, and knows how asv encodes the three outcomes of a benchmark:
+
+* a number: measured (``ok``);
+* NaN: skipped, e.g. setup raised ``NotImplementedError`` because pyhf
+  removed the backend, or the parameter combination was not selected;
+* ``null`` (None): failed. When asv could not build the commit it records
+  every benchmark as failed without a duration, which is how a build failure
+  is told apart from benchmarks that crashed.
+"""
+
+import itertools
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+
+#: Benchmark kinds by the prefix of the method name (asv's conventions).
+KINDS = ("time", "timeraw", "peakmem", "mem", "track")
+
+
+class ResultsError(RuntimeError):
+    """The results cannot be read (missing folder, corrupt file, unknown machine)."""
+
+
+def benchmark_kind(name):
+    """``time``, ``peakmem``, ``mem``, ``track`` (or None) from a benchmark's full name."""
+    method = name.rsplit(".", 1)[-1]
+    prefix = method.split("_", 1)[0]
+    if prefix == "timeraw":
+        return "time"
+    return prefix if prefix in KINDS else None
+
+
+def state_of(value):
+    if value is None:
+        return FAILED
+    if isinstance(value, float) and math.isnan(value):
+        return SKIPPED
+    return OK
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One parameter combination of one benchmark at one commit."""
+
+    benchmark: str
+    params: tuple  # asv's repr of each parameter value, e.g. ("'numpy'", "'cpu'", "10")
+    value: object  # float, NaN (skipped) or None (failed)
+    stats: dict = None  # asv's q_25, q_75, ci_99_a, ci_99_b, number, repeat
+    samples: tuple = None
+    version: str = None
+    ran: bool = True  # False when asv never started the benchmark (build failure)
+
+    @property
+    def state(self):
+        return state_of(self.value)
+
+    @property
+    def kind(self):
+        return benchmark_kind(self.benchmark)
+
+    @property
+    def label(self):
+        """asv's name for the combination, as ``--bench`` regexes see it."""
+        if not self.params:
+            return self.benchmark
+        return f"{self.benchmark}({', '.join(self.params)})"
+
+    def quantiles(self):
+        """(q25, q75) of the samples, or None."""
+        if self.stats and self.stats.get("q_25") is not None and self.stats.get("q_75") is not None:
+            return self.stats["q_25"], self.stats["q_75"]
+        if self.samples and len(self.samples) >= 2:
+            ordered = sorted(self.samples)
+            return _quantile(ordered, 0.25), _quantile(ordered, 0.75)
+        return None
+
+
+def _quantile(ordered, q):
+    pos = (len(ordered) - 1) * q
+    low, high = math.floor(pos), math.ceil(pos)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+@dataclass
+class CommitResults:
+    """Everything one results file holds: a commit measured on a machine in an environment."""
+
+    commit: str
+    date: int  # the commit's date, milliseconds since the epoch (asv's convention)
+    machine: str
+    env_name: str
+    path: Path = None
+    measurements: dict = field(default_factory=dict)  # (benchmark, params) -> Measurement
+
+    @property
+    def build_failed(self):
+        """asv could not build or install the commit: every benchmark failed without running."""
+        found = list(self.measurements.values())
+        return bool(found) and all(m.state == FAILED and not m.ran for m in found)
+
+    def get(self, benchmark, params):
+        return self.measurements.get((benchmark, tuple(params)))
+
+
+def _combinations(params):
+    if not params:
+        return [()]
+    return [tuple(combo) for combo in itertools.product(*params)]
+
+
+def measurements_of(result):
+    """Flatten an ``asv.results.Results`` into {(benchmark, params): Measurement}."""
+    found = {}
+    durations = result.duration
+    for name in result.get_all_result_keys():
+        params = result.get_result_params(name)
+        combos = _combinations(params)
+        values = result.get_result_value(name, params)
+        stats = result.get_result_stats(name, params)
+        samples = result.get_result_samples(name, params)
+        version = result.benchmark_version.get(name)
+        ran = durations.get(name) is not None
+        for i, combo in enumerate(combos):
+            sample_list = samples[i] if samples else None
+            found[(name, combo)] = Measurement(
+                benchmark=name,
+                params=combo,
+                value=values[i] if values else None,
+                stats=(stats[i] if stats else None) or None,
+                samples=tuple(sample_list) if sample_list else None,
+                version=version,
+                ran=ran,
+            )
+    return found
+
+
+def load_file(path, machine=None):
+    """Load one asv results file; ResultsError if it is not a complete results file."""
+    from asv.results import Results
+
+    try:
+        result = Results.load(str(path), machine_name=machine)
+    except Exception as err:  # asv raises UserError, ValueError, KeyError... on corrupt files
+        raise ResultsError(f"{path}: not a readable asv results file ({err})") from None
+    return CommitResults(
+        commit=result.commit_hash,
+        date=result.date or 0,
+        machine=result.params.get("machine", machine),
+        env_name=result.env_name,
+        path=Path(path),
+        measurements=measurements_of(result),
+    )
+
+
+def is_result_file(path):
+    path = Path(path)
+    return path.suffix == ".json" and path.name != "machine.json"
+
+
+def machines(results_dir):
+    """Machines with results under ``results_dir``."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        return []
+    return sorted(p.name for p in results_dir.iterdir() if (p / "machine.json").is_file()
+                  or (p.is_dir() and any(is_result_file(f) for f in p.iterdir())))
+
+
+def load_machine(results_dir, machine, on_error=None):
+    """All results of one machine: a list of CommitResults (any order).
+
+    A file that cannot be read is passed to ``on_error(path, error)`` and left
+    out, or raises ResultsError when no ``on_error`` is given.
+    """
+    folder = Path(results_dir) / machine
+    if not folder.is_dir():
+        raise ResultsError(f"no results for machine {machine!r} in {results_dir}")
+    loaded = []
+    for path in sorted(folder.iterdir()):
+        if not is_result_file(path):
+            continue
+        try:
+            loaded.append(load_file(path, machine))
+        except ResultsError as err:
+            if on_error is None:
+                raise
+            on_error(path, err)
+    return loaded
+
+
+def stored_commits(results_dir, machine):
+    """Commit hashes with a results file for ``machine`` (without reading the files)."""
+    folder = Path(results_dir) / machine
+    if not folder.is_dir():
+        return set()
+    found = set()
+    for path in folder.iterdir():
+        if is_result_file(path):
+            try:
+                with open(path) as handle:
+                    found.add(json.load(handle)["commit_hash"])
+            except (OSError, ValueError, KeyError):
+                continue
+    return found
+
+
+def load_benchmarks_json(results_dir):
+    """asv's ``benchmarks.json`` (name -> description), or {} when there is none."""
+    path = Path(results_dir) / "benchmarks.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    data.pop("version", None)
+    return data
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path

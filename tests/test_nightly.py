@@ -1,0 +1,204 @@
+"""scripts/nightly's machinery without asv runs: lock, commit selection, staging, html swap."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyhfbench import nightly, results
+from test_gate import MACHINE, ResultsWriter, good_values
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_nightly(tmp_path, *extra):
+    args = nightly.build_parser().parse_args([
+        "--machine", MACHINE, "--workdir", str(tmp_path / "work"),
+        "--results-dir", str(tmp_path / "results"), "--html-dir", str(tmp_path / "html"),
+        "--report-dir", str(tmp_path / "reports"), *extra,
+    ])
+    return nightly.Nightly(args)
+
+
+def test_lock_is_exclusive_and_released(tmp_path):
+    lock_file, results_dir = tmp_path / "work" / "nightly.lock", tmp_path / "results"
+    with nightly.RunLock(lock_file, [results_dir]):
+        assert json.loads(lock_file.read_text())["pid"] == os.getpid()
+        with pytest.raises(nightly.LockBusy, match=f"pid {os.getpid()}"):
+            with nightly.RunLock(lock_file, [results_dir]):
+                pass
+        # Another workdir writing the same results folder is refused too.
+        with pytest.raises(nightly.LockBusy, match="results"):
+            with nightly.RunLock(tmp_path / "other" / "nightly.lock", [results_dir]):
+                pass
+    with nightly.RunLock(lock_file, [results_dir]):
+        pass
+
+
+def test_lock_waits_for_the_holder(tmp_path):
+    lock_file = tmp_path / "nightly.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(lock_file)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(1.5)\n")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(nightly.LockBusy):
+        with nightly.RunLock(lock_file, wait=0.2):
+            pass
+    with nightly.RunLock(lock_file, wait=30):
+        pass
+    holder.wait()
+
+
+def test_a_second_nightly_gives_up_with_exit_2_while_the_lock_is_held(tmp_path, capsys):
+    with nightly.RunLock(tmp_path / "work" / "nightly.lock", [tmp_path / "results"]):
+        code = nightly.main([
+            "--repo", str(tmp_path / "no-repo"), "--machine", MACHINE,
+            "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results"),
+            "--report-dir", str(tmp_path / "reports"),
+        ])
+    assert code == 2
+    assert "holds the lock" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "work" / "last-run.json").read_text())
+    assert summary["exit_status"] == 2 and "holds the lock" in summary["broken"][0]
+
+
+def test_unknown_branch_is_a_broken_run(tmp_path, capsys):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "--quiet", "--allow-empty", "-m", "x"], check=True)
+    code = nightly.main([
+        "--repo", str(repo), "--branch", "nope", "--machine", MACHINE,
+        "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results"),
+        "--report-dir", str(tmp_path / "reports"), "--machine-file", str(tmp_path / "m.json"),
+    ])
+    assert code == 2
+    assert "branch 'nope' does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stored, pending, expected, note", [
+    (set(), [], ["e"], "branch head only"),        # first run
+    ({"c"}, [], ["d", "e"], None),                 # the commits above the newest stored
+    ({"e"}, [], [], None),                         # nothing new
+    ({"a"}, [], ["c", "d", "e"], "newest 3"),      # capped
+    ({"a"}, ["b", "c"], ["d", "e"], None),         # an interrupted run planned b and c
+])
+def test_commit_selection(stored, pending, expected, note):
+    branch = ["e", "d", "c", "b", "a"]  # newest first, as git rev-list prints
+    new, message = nightly.select_new_commits(branch, stored, pending, max_commits=3)
+    assert new == expected
+    assert (message is None) == (note is None)
+    if note:
+        assert note in message
+
+
+def test_harvest_moves_complete_results_and_discards_broken_files(tmp_path):
+    run = make_nightly(tmp_path)
+    staging = ResultsWriter(run.staging)
+    a = staging.commit("a", good_values())
+    b = staging.commit("b", good_values(seed=3))
+    (run.staging / MACHINE / "0badc0de-env.json").write_text('{"commit_hash": "0bad')
+    moved = run.harvest()
+    assert sorted(moved) == sorted([a, b])
+    assert results.stored_commits(run.results_dir, MACHINE) == {a, b}
+    assert (run.results_dir / MACHINE / "machine.json").is_file()
+    assert (run.results_dir / "benchmarks.json").is_file()
+    assert not list((run.staging / MACHINE).iterdir())
+    assert len(list((run.workdir / "rejected").iterdir())) == 1
+    loaded = {c.commit: c for c in results.load_machine(run.results_dir, MACHINE)}
+    assert loaded[a].get("bench_baseline.HypotestUncorrelatedBackground.time_hypotest",
+                         ("'numpy'", "1")).state == results.OK
+
+
+def test_harvest_merges_with_results_already_stored(tmp_path):
+    run = make_nightly(tmp_path)
+    values = good_values()
+    stored = ResultsWriter(run.results_dir)
+    commit = stored.commit("a", {k: v for k, v in values.items() if "peakmem" in k})
+    ResultsWriter(run.staging).commit("a", {k: v for k, v in values.items() if "peakmem" not in k})
+    run.harvest()
+    (loaded,) = results.load_machine(run.results_dir, MACHINE)
+    assert loaded.commit == commit
+    assert {name for name, _ in loaded.measurements} == set(values)
+
+
+def test_harvest_after_an_interrupted_interleaved_run_rejects_partial_samples(tmp_path):
+    run = make_nightly(tmp_path)
+    ResultsWriter(run.staging).commit("a", good_values())
+    assert run.harvest(accept=False) == []
+    assert results.stored_commits(run.results_dir, MACHINE) == set()
+
+
+def test_html_is_swapped_in_one_rename(tmp_path):
+    html = tmp_path / "html"
+    html.mkdir()
+    (html / "old.txt").write_text("old")  # a real folder from before: moved aside once
+    first = tmp_path / ".html.versions" / "1"
+    first.mkdir(parents=True)
+    (first / "index.html").write_text("one")
+    nightly.swap_symlink(html, first)
+    assert html.is_symlink() and (html / "index.html").read_text() == "one"
+    second = tmp_path / ".html.versions" / "2"
+    second.mkdir()
+    (second / "index.html").write_text("two")
+    nightly.swap_symlink(html, second)
+    assert (html / "index.html").read_text() == "two"
+    assert not os.path.isabs(os.readlink(html))
+
+
+def test_machine_name_carries_the_gpu_model(tmp_path, monkeypatch):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    smi = fake / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    assert nightly.default_machine_name().endswith("-nvidia-h100-80gb-hbm3")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert nightly.default_machine_name().endswith("-cpu")
+
+
+def test_scripts_are_thin_executables():
+    for name in ("nightly", "gate"):
+        script = REPO_ROOT / "scripts" / name
+        assert os.access(script, os.X_OK)
+        out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                             text=True, check=True).stdout
+        assert "Exit 0 clean, 1 findings, 2" in " ".join(out.split())
+
+
+def test_workflows_call_the_scripts():
+    nightly_yml = (REPO_ROOT / ".github" / "workflows" / "nightly.yml").read_text()
+    pr_yml = (REPO_ROOT / ".github" / "workflows" / "pr.yml").read_text()
+    assert "scripts/nightly" in nightly_yml and "schedule:" in nightly_yml
+    assert "workflow_dispatch:" in nightly_yml and "self-hosted" in nightly_yml
+    assert "regressions.md" in nightly_yml
+    assert "pull_request:" in pr_yml and "pytest" in pr_yml and "scripts/nightly" in pr_yml
+
+
+def test_mirror_is_cloned_then_fetched_and_release_tags_are_found(tmp_path):
+    repo = tmp_path / "repo"
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t",
+                               *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(repo)], check=True)
+    git("commit", "--quiet", "--allow-empty", "-m", "one")
+    git("tag", "v0.1.0")
+    git("commit", "--quiet", "--allow-empty", "-m", "two")
+    git("tag", "-a", "v0.2.0", "-m", "annotated")
+    git("tag", "not-a-release")
+    run = make_nightly(tmp_path, "--repo", str(repo))
+    assert run.update_mirror() == git("rev-parse", "HEAD")
+    assert dict(run.release_tags()) == {"v0.1.0": git("rev-parse", "v0.1.0"),
+                                        "v0.2.0": git("rev-parse", "v0.2.0^{commit}")}
+    git("commit", "--quiet", "--allow-empty", "-m", "three")
+    assert run.update_mirror() == git("rev-parse", "HEAD")  # fetched, not cloned again
+    assert run.branch_commits()[0] == git("rev-parse", "HEAD")
+    assert len(run.branch_commits()) == 3

@@ -1,0 +1,280 @@
+"""End to end: ``scripts/nightly`` on a local pyhf repository that grows commit by commit.
+
+Starting from the real v0.7.6 release (its PyPI sdist), the test adds, one
+nightly run at a time: a commit that changes nothing measurable, a commit
+that slows the NumPy backend's ``poisson_logpdf`` (extra passes over the
+data, the hot path of every likelihood evaluation), a commit that changes a
+numerical result (twice-NLL scaled, so CLs moves), a commit that does not
+build followed by one that does, and two more commits benchmarked by a run
+that is killed half-way and then resumed.
+
+One asv environment (the ``numpy`` preset) is built per session, in
+``.asv/test-env-nightly`` (kept between sessions on one machine). The
+benchmark is ``bench_baseline.HypotestUncorrelatedBackground`` (time and
+CLs, numpy on cpu, 1 and 10 bins), from a private copy of the suite so that
+benchmark modules being written elsewhere cannot break discovery.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pyhfbench import localrepo
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENV_DIR = Path(os.environ.get("PYHF_BENCH_NIGHTLY_TEST_ENV", REPO_ROOT / ".asv" / "test-env-nightly"))
+MACHINE = "nightly-e2e"
+BENCH = (r"bench_baseline\.HypotestUncorrelatedBackground\.(time_hypotest|track_cls_obs)"
+         r"\('numpy', 'cpu', (1|10)\)")
+TIME = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"
+TRACK = "bench_baseline.HypotestUncorrelatedBackground.track_cls_obs"
+#: The gate's time threshold in these tests: x1.5, far above what the confirmation
+#: step lets through on a busy 2-core machine, far below the injected slowdown.
+THRESHOLD = "0.5"
+#: Extra passes of poisson_logpdf: x2.5 to x4 on hypotest at 1 and 10 bins.
+SLOW_PASSES = 60
+
+POISSON = "        return xlogy(n, lam) - lam - gammaln(n + 1.0)  # type: ignore[no-any-return]"
+SLOWDOWN = {"src/pyhf/tensor/numpy_backend.py": [(POISSON, (
+    f"        for _ in range({SLOW_PASSES}):  # injected: extra passes over the data\n"
+    "            xlogy(n, lam) - lam - gammaln(n + 1.0)\n" + POISSON))]}
+RESULT_CHANGE = {"src/pyhf/infer/mle.py": [
+    ("    return -2 * pdf.logpdf(pars, data)", "    return -2.02 * pdf.logpdf(pars, data)")]}
+BREAK_BUILD = {"pyproject.toml": [
+    ('build-backend = "hatchling.build"', 'build-backend = "hatchling.no_such_backend"')]}
+FIX_BUILD = {"pyproject.toml": [(b, a) for a, b in BREAK_BUILD["pyproject.toml"]]}
+
+
+def copy_suite(dest):
+    """The benchmark suite's baseline module and its support code, alone."""
+    source = REPO_ROOT / "benchmarks"
+    dest.mkdir(parents=True)
+    for name in ("__init__.py", "common.py", "bench_baseline.py"):
+        shutil.copy2(source / name, dest / name)
+    shutil.copytree(source / "support", dest / "support",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+class Lab:
+    """A local pyhf repository, the nightly's folders, and a way to run it."""
+
+    def __init__(self, work, sdist_cache):
+        self.work = work
+        self.repo = work / "pyhf"
+        self.commits = dict(localrepo.build_local_pyhf_repo(self.repo, ["0.7.6"], sdist_cache))
+        self.suite = copy_suite(work / "suite" / "benchmarks")
+        self.results = work / "results-branch" / "results"
+        self.results.mkdir(parents=True)
+        git(self.results.parent, "init", "--quiet", "--initial-branch=results")
+        self.pages = work / "pages.git"
+        git(work, "init", "--quiet", "--bare", str(self.pages))
+        self.workdir = work / "nightly"
+        self.reports = work / "reports"
+        self.html = work / "html"
+        self.timings = {}
+
+    def add(self, label, **changes):
+        commit = localrepo.add_commit(self.repo, label, **changes)
+        self.commits[label] = commit
+        return commit
+
+    def command(self, *extra):
+        return [
+            sys.executable, str(REPO_ROOT / "scripts" / "nightly"),
+            "--repo", str(self.repo), "--machine", MACHINE,
+            "--machine-file", str(self.work / "asv-machine.json"),
+            "--matrix", "numpy", "--bench", BENCH, "--threshold", THRESHOLD,
+            "--workdir", str(self.workdir), "--results-dir", str(self.results),
+            "--html-dir", str(self.html), "--env-dir", str(ENV_DIR),
+            "--benchmark-dir", str(self.suite), "--report-dir", str(self.reports),
+            "--commit-url", "https://example.org/pyhf/commit/", *extra,
+        ]
+
+    def nightly(self, *extra, name=None):
+        started = time.monotonic()
+        proc = subprocess.run(self.command(*extra), capture_output=True, text=True,
+                              cwd=REPO_ROOT, timeout=900)
+        self.timings[name or " ".join(extra) or "run"] = round(time.monotonic() - started, 1)
+        run = Run(proc, self)
+        print(f"--- nightly {name}: exit {proc.returncode} in {self.timings[name or ' '.join(extra) or 'run']} s")
+        print(proc.stdout[-4000:], proc.stderr[-4000:])
+        return run
+
+    def result_file(self, commit):
+        found = list((self.results / MACHINE).glob(f"{commit[:8]}-*.json"))
+        return found[0] if found else None
+
+    def values(self, commit):
+        data = json.loads(self.result_file(commit).read_text())
+        columns = data["result_columns"]
+        out = {}
+        for name, row in data["results"].items():
+            row = dict(zip(columns, row))
+            params = row["params"]
+            combos = [()]
+            for values in params:
+                combos = [c + (v.strip("'"),) for c in combos for v in values]
+            values = row["result"] or [None] * len(combos)
+            out[name] = dict(zip(combos, values))
+        return out
+
+
+class Run:
+    def __init__(self, proc, lab):
+        self.code = proc.returncode
+        self.output = proc.stdout + proc.stderr
+        self.summary = json.loads((lab.workdir / "last-run.json").read_text())
+        report = lab.reports / "regressions.json"
+        self.report = json.loads(report.read_text()) if report.exists() else None
+        self.markdown = (lab.reports / "regressions.md").read_text() if report.exists() else ""
+
+    def findings(self):
+        return sorted((f["kind"], (f["benchmark"] or "").rsplit(".", 1)[-1],
+                       f["params"].get("n_bins"), f["commit"]) for f in self.report["findings"])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, sdist_cache):
+    lab = Lab(tmp_path_factory.mktemp("nightly-e2e"), sdist_cache)
+    yield lab
+    print("nightly wall times (s):", json.dumps(lab.timings))
+
+
+def test_first_run_measures_the_release_publishes_and_keeps_results_in_git(lab):
+    run = lab.nightly("--commit-results", "--push-html", str(lab.pages), name="first")
+    assert run.code == 0, run.output
+    release = lab.commits["v0.7.6"]
+    assert run.summary["benchmarked"] == [release]
+    values = lab.values(release)
+    assert 0.005 < values[TIME][("numpy", "cpu", "1")] < 1
+    assert 0 < values[TRACK][("numpy", "cpu", "10")] < 1
+    assert (lab.html / "index.html").is_file() and lab.html.is_symlink()
+    assert "Results of nightly-e2e" in git(lab.results.parent, "log", "-1", "--format=%s")
+    assert git(lab.results.parent, "ls-files").count(".json") >= 3
+    assert "index.html" in git(lab.pages, "ls-tree", "--name-only", "gh-pages")
+    assert run.report["findings"] == []
+
+
+def test_commit_that_changes_nothing_measurable_gives_exit_0(lab):
+    noop = lab.add("A note, nothing measurable", files={"NOTE.txt": "nothing to see\n"})
+    run = lab.nightly("--commit-results", name="one new commit")
+    assert run.code == 0, run.output
+    assert run.summary["benchmarked"] == [noop]
+    assert run.report["commits"] == [noop]
+    assert run.report["findings"] == []
+    assert "no findings" in run.markdown
+    print(f"wall time of a nightly run for one new commit: {run.summary['wall_s']} s")
+
+
+def test_second_run_on_the_same_commits_measures_nothing_and_finds_nothing(lab):
+    files = {p.name: p.read_bytes() for p in (lab.results / MACHINE).iterdir()}
+    run = lab.nightly("--remeasure", "2", name="again, with --remeasure 2")
+    assert run.code == 0, run.output
+    assert run.summary["benchmarked"] == [] and run.summary["asv_exit_status"] is None
+    assert "no new commits to benchmark" in run.output
+    assert run.report["findings"] == [] and run.report["commits"] == []
+    assert {p.name: p.read_bytes() for p in (lab.results / MACHINE).iterdir()} == files
+    # The same two commits measured again, gated against the stored measurements:
+    remeasure = run.summary["remeasure"]
+    spread = remeasure["spread"]
+    print("run-to-run spread (remeasured / stored):", spread["median_ratio_range"],
+          spread["min_ratio_range"])
+    assert spread["count"] == 4
+    low, high = spread["min_ratio_range"]
+    if 1 / 1.5 < low and high < 1.5:
+        assert remeasure["findings"] == 0
+    assert (lab.reports / "remeasure" / "regressions.md").is_file()
+
+
+def test_slowdown_is_flagged_in_exactly_the_benchmarks_it_touches(lab):
+    slow = lab.add("numpy backend: extra passes in poisson_logpdf", replace=SLOWDOWN)
+    run = lab.nightly(name="slowdown")
+    assert run.code == 1, run.output
+    assert run.findings() == [("slower", "time_hypotest", "1", slow),
+                              ("slower", "time_hypotest", "10", slow)]
+    for finding in run.report["findings"]:
+        assert finding["ratio"] > 2
+        assert finding["baseline_commit"] == lab.commits["A note, nothing measurable"]
+        assert "confirmed side by side" in finding["detail"]
+    assert "Slower (time_): 2" in run.markdown
+    assert f"https://example.org/pyhf/compare/{lab.commits['A note, nothing measurable']}...{slow}" \
+        in run.markdown
+
+
+def test_numerical_change_is_flagged_as_a_result_change(lab):
+    changed = lab.add("twice_nll: scale by 1.01", replace=RESULT_CHANGE)
+    run = lab.nightly(name="result change")
+    assert run.code == 1, run.output
+    assert run.findings() == [("result_changed", "track_cls_obs", "1", changed),
+                              ("result_changed", "track_cls_obs", "10", changed)]
+    assert "Result changed (track_): 2" in run.markdown
+
+
+def test_commit_that_does_not_build_is_reported_and_later_commits_are_measured(lab):
+    broken = lab.add("pyproject: unknown build backend", replace=BREAK_BUILD)
+    fixed = lab.add("pyproject: fix the build backend", replace=FIX_BUILD)
+    run = lab.nightly(name="broken build, then fixed")
+    assert run.code == 1, run.output
+    assert run.summary["benchmarked"] == [broken, fixed]
+    assert [(f["kind"], f["commit"]) for f in run.report["findings"]] == [("build_failed", broken)]
+    assert run.report["findings"][0]["baseline_commit"] == lab.commits["twice_nll: scale by 1.01"]
+    assert "Commit does not build: 1" in run.markdown
+    assert all(value is None for value in lab.values(broken)[TIME].values())
+    fixed_values = lab.values(fixed)
+    assert fixed_values[TIME][("numpy", "cpu", "10")] > 0
+    assert fixed_values[TRACK][("numpy", "cpu", "1")] == \
+        lab.values(lab.commits["twice_nll: scale by 1.01"])[TRACK][("numpy", "cpu", "1")]
+
+
+def test_interrupted_run_resumes_without_rerunning_or_losing_results(lab):
+    first = lab.add("docs: first of two", files={"DOC1.txt": "1\n"})
+    second = lab.add("docs: second of two", files={"DOC2.txt": "2\n"})
+    staged = lab.workdir / "staging" / MACHINE
+    proc = subprocess.Popen(lab.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=REPO_ROOT, start_new_session=True)
+    deadline = time.monotonic() + 600
+    done = None
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            for path in staged.glob(f"{first[:8]}-*.json") if staged.is_dir() else ():
+                try:
+                    json.loads(path.read_text())
+                    done = path
+                except ValueError:
+                    pass
+            if done:
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert done is not None, "the first commit was never completed"
+    staged_bytes = done.read_bytes()
+    journal = json.loads((lab.workdir / "journal.json").read_text())
+    assert journal["pending"] == [first, second]
+    assert lab.result_file(second) is None
+
+    run = lab.nightly(name="resume")
+    assert run.code == 0, run.output
+    assert "resuming an interrupted run" in run.output
+    assert run.summary["benchmarked"] == [second]  # the first is not measured again
+    assert run.report["commits"] == [first, second]
+    assert json.loads(lab.result_file(first).read_text()) == json.loads(staged_bytes)
+    assert lab.values(second)[TIME][("numpy", "cpu", "1")] > 0
+    assert json.loads((lab.workdir / "journal.json").read_text())["pending"] == []
+    assert not list(staged.glob("*-*.json"))
