@@ -1,0 +1,701 @@
+"""Pallet scans: the published per-patch hypothesis test of many signal patches, on any executor.
+
+The workflow of the funcX/pyhf paper ("Distributed statistical inference with
+pyhf enabled through funcX", Feickert et al., vCHEP 2021): every signal patch
+of a published pallet is an independent task, so a scan is a map over patches
+on whatever ``concurrent.futures.Executor`` is at hand.
+
+* ``run_patch(key, patch, backend, blas_threads)`` is the task: in the worker
+  it imports pyhf, selects the backend and the BLAS thread count (once per
+  process), loads the pallet (cached per process), builds the model of the
+  background-only workspace plus the patch with the published interpolation
+  (normsys code4, histosys code4p) and runs ``hypotest`` at POI 1 with
+  ``test_stat="qtilde"`` and the expected band. It returns a small record and
+  never raises: a failing fit is a record with ``status: "error"``.
+  Its inputs are a pallet key, a patch name and a backend name, so the task
+  pickles in a few bytes; the worker needs this checkout importable and the
+  pallet obtainable (``PYHF_BENCH_PALLET_MIRROR``/``PYHF_BENCH_CACHE``).
+* ``run_scan(tasks, executor, results_path)`` submits the tasks (a bounded
+  window of them at a time), writes every record into a JSON results file as
+  it arrives (atomically: the file is always complete and valid, also after
+  Ctrl-C), skips the patches a previous run of the same file finished, and
+  returns the run's summary. A future that fails outside the task (a lost
+  worker, a broken pool) is recorded as ``status: "lost"``, which a re-run
+  repeats.
+* ``open_executor(kind, workers, ...)``: the executors this project tests:
+  ``serial`` (in this process), ``processes`` (``ProcessPoolExecutor``, spawn),
+  ``dask`` (a ``distributed.LocalCluster`` of process workers on 127.0.0.1
+  started for the run, or an existing scheduler's address). Any other
+  executor with the same interface (Parsl's ``ParslPoolExecutor``, Globus
+  Compute's ``Executor``) can be passed to ``run_scan`` as is.
+* ``calibrate(executor, workers)``: the parallel capacity of the executor's
+  resources, measured with a fixed CPU-bound pure-Python reference (one copy
+  alone, then ``workers`` copies at once). On a 2-core shared machine two
+  CPU-bound processes can run only ~1.1x faster than one: efficiency is
+  reported against that capacity as well as against the worker and core counts.
+
+Only the standard library is imported at module level (asv imports this in
+every per-commit environment); pyhf, dask and distributed are imported
+inside the functions that need them.
+"""
+
+import concurrent.futures as cf
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import socket
+import statistics
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from . import backends, pallets, pyhf_compat, threads
+
+#: What a record means; a results file of another task or version is refused.
+TASK = "hypotest(1.0, test_stat='qtilde', return_expected_set=True); normsys code4, histosys code4p"
+TASK_VERSION = 1
+POI_VALUE = 1.0
+FORMAT = "pyhf-benchmarks scan results"
+FORMAT_VERSION = 1
+
+EXECUTORS = ("serial", "processes", "dask")
+
+#: Iterations of the CPU-bound calibration reference (about 0.3 s of one idle core).
+REFERENCE_ITERATIONS = 2_000_000
+
+#: Patch names that carry signal masses: <model>_<m1>_<m2>[_<m3>...] (sbottom_<msb>_<mn2>_<mn1>).
+MASS_NAME = re.compile(r"^(?P<model>[A-Za-z][A-Za-z0-9]*?)_(?P<masses>\d+(?:p\d+)?(?:_\d+(?:p\d+)?)+)$")
+
+
+class ScanError(Exception):
+    """A scan cannot start or continue (incompatible results file, unknown executor)."""
+
+
+# --- the task (runs in the worker) -------------------------------------------------------------
+
+_worker_state = {}
+
+
+def _ensure_worker(backend, blas_threads):
+    """Select the backend and the thread count once per worker process."""
+    wanted = (backend, int(blas_threads))
+    if _worker_state.get("config") != wanted:
+        backends.activate(backend, "cpu")
+        threads.limit_threads(int(blas_threads))
+        _worker_state["config"] = wanted
+
+
+def worker_name():
+    """The Dask worker's address inside a Dask worker, else host:pid."""
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        try:
+            return distributed.get_worker().address
+        except (ValueError, AttributeError):
+            pass
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _number(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def hypotest(data, model):
+    """The published per-patch test: CLs at POI 1, qtilde, with the expected band."""
+    import pyhf
+
+    return pyhf.infer.hypotest(
+        POI_VALUE, data, model, return_expected_set=True,
+        **pyhf_compat.test_stat_kwargs("qtilde"),
+    )
+
+
+def run_patch(key, patch, backend="numpy", blas_threads=1):
+    """The task: one patch's hypotest in this worker; a record (dict), never an exception.
+
+    Warnings (numpy's divide-by-zero where CLs is undefined) are kept in the
+    record instead of being printed by every worker.
+    """
+    record = {"key": key, "patch": patch, "backend": backend, "blas_threads": int(blas_threads),
+              "worker": worker_name(), "host": socket.gethostname(), "pid": os.getpid()}
+    started, cpu_started = time.perf_counter(), time.process_time()
+    stage = ["setup"]
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            record.update(_hypotest_patch(key, patch, backend, blas_threads, stage, record))
+    except Exception as err:  # a failing fit is a result, not the end of the scan
+        record.update(status="error", stage=stage[0], error=f"{type(err).__name__}: {err}",
+                      traceback=traceback.format_exc(limit=8))
+    if caught:
+        record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    record["cpu_s"] = time.process_time() - cpu_started
+    record["task_s"] = time.perf_counter() - started
+    record["finished"] = _now()
+    return record
+
+
+def _hypotest_patch(key, patch, backend, blas_threads, stage, record):
+    import pyhf
+
+    record["pyhf"] = pyhf.__version__
+    _ensure_worker(backend, blas_threads)
+    stage[0] = "load"
+    started = time.perf_counter()
+    pallets.load_workspace(key)  # parsed once per process
+    loaded = time.perf_counter()
+    stage[0] = "build"
+    model, data = pallets.load_model(key, patch)
+    data = pyhf.tensorlib.astensor(data)
+    built = time.perf_counter()
+    stage[0] = "hypotest"
+    cls_obs, cls_exp = hypotest(data, model)
+    backends.wait_for_device(backend, cls_obs)
+    done = time.perf_counter()
+    return {
+        "status": "ok", "cls_obs": _number(cls_obs), "cls_exp": [_number(v) for v in cls_exp],
+        "load_s": loaded - started, "build_s": built - loaded, "fit_s": done - built,
+        "patch_s": done - loaded,
+    }
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def prepare_worker(backend="numpy", blas_threads=1, keys=(), ignore_sigint=False):
+    """Warm a worker: import pyhf, select backend and threads, parse the pallets of ``keys``.
+
+    The process pool's initializer and, on Dask, ``client.run``. With ``ignore_sigint``
+    Ctrl-C in the terminal reaches only the driver, which stops the scan in order.
+    """
+    if ignore_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ensure_worker(backend, blas_threads)
+    for key in keys:
+        pallets.load_workspace(key)
+    return worker_name()
+
+
+# --- the calibration reference ----------------------------------------------------------------
+
+def reference_work(iterations=REFERENCE_ITERATIONS):
+    """A fixed CPU-bound pure-Python computation: (wall seconds, CPU seconds) it took here."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    total = 0
+    for i in range(iterations):
+        total = (total + i * i) % 1_000_003
+    return time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def calibrate(executor, workers, iterations=REFERENCE_ITERATIONS, repeats=3):
+    """The parallel capacity of ``executor`` with ``workers`` workers, measured now.
+
+    One copy of ``reference_work`` alone, then ``workers`` copies at once, timed
+    from this process (submission to last result); medians of ``repeats``:
+
+    * ``capacity`` = workers x single / parallel: the speedup ``workers`` CPU-bound
+      processes get over one (1.0: no parallelism, ``workers``: perfect scaling);
+    * ``single_share``: the part of a core one process gets (CPU time / wall time
+      of the lone copy; below 1 when others load the machine);
+    * ``parallel_cores``: the cores' worth of CPU time the ``workers`` copies get.
+
+    Run it on a warm executor (``open_executor`` warms its workers).
+    """
+    workers = max(1, int(workers))
+    warm_up(executor, workers, timeout=60.0)
+    rows = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        single_wall, single_cpu = executor.submit(reference_work, iterations).result()
+        single = time.perf_counter() - started
+        if workers == 1:  # capacity 1 by definition; a second lone copy would only measure noise
+            parallel, cpu = single, single_cpu
+        else:
+            started = time.perf_counter()
+            futures = [executor.submit(reference_work, iterations) for _ in range(workers)]
+            cpu = sum(future.result()[1] for future in futures)
+            parallel = time.perf_counter() - started
+        rows.append({"single_s": single, "parallel_s": parallel,
+                     "capacity": workers * single / parallel,
+                     "single_share": min(1.0, single_cpu / single_wall),
+                     "parallel_cores": cpu / parallel})
+    median = {name: statistics.median(row[name] for row in rows) for name in rows[0]}
+    return {
+        "workers": workers, "cores": os.cpu_count(),
+        "reference": f"reference_work({iterations}): a pure-Python CPU-bound loop",
+        **median, "repeats": rows, "measured": _now(),
+    }
+
+
+# --- executors ---------------------------------------------------------------------------------
+
+def _pid_after(seconds):
+    import threading
+
+    time.sleep(seconds)
+    return socket.gethostname(), os.getpid(), threading.get_ident()
+
+
+def warm_up(executor, workers, timeout=300.0):
+    """Return once ``workers`` distinct worker processes have answered (each one started
+    and initialized), or after ``timeout`` seconds; the number that answered."""
+    seen = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers and time.monotonic() < deadline:
+        futures = [executor.submit(_pid_after, 0.05) for _ in range(workers)]
+        seen.update(future.result() for future in futures)
+    return len(seen)
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each task in this process when it is submitted (the one-node baseline)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = cf.Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:
+            if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                raise
+            future.set_exception(err)
+        return future
+
+
+class ExecutorInfo:
+    """What ``open_executor`` opened: the executor, its worker count, a label, the Dask client."""
+
+    def __init__(self, executor, workers, kind, label, client=None, cluster=None):
+        self.executor, self.workers, self.kind, self.label = executor, workers, kind, label
+        self.client, self.cluster = client, cluster
+
+    def as_dict(self):
+        return {"kind": self.kind, "workers": self.workers, "label": self.label}
+
+
+def _spawn_context():
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")
+
+
+def make_importable_in_workers():
+    """Put the folder holding this benchmark package on ``sys.path`` (and so on the
+    path of spawned workers, which unpickle the task by its module name).
+
+    asv imports the benchmarks through an import hook of its own that spawned
+    processes do not have; the command line puts the repository on the path itself.
+    Returns the folder.
+    """
+    package_dir = Path(__file__).resolve().parents[1]
+    root = str(package_dir.parent)
+    top = __name__.split(".")[0]
+    if package_dir.name == top and root not in sys.path:
+        sys.path.append(root)
+    return root
+
+
+def require_dask():
+    """Raise NotImplementedError, with the reason, if dask.distributed is not installed."""
+    import importlib.util
+
+    for name in ("dask", "distributed"):
+        if importlib.util.find_spec(name) is None:
+            raise NotImplementedError(
+                f"the Dask executor needs {name}, not installed in this environment "
+                "(pip install 'dask[distributed]'; for asv add it to asv.conf.json's matrix)"
+            )
+
+
+@contextlib.contextmanager
+def open_executor(kind="processes", workers=None, backend="numpy", blas_threads=1, keys=(),
+                  scheduler=None):
+    """An executor for a scan, warmed up, closed (and its processes ended) on exit.
+
+    ``kind``: ``serial``; ``processes`` (spawned, each worker prepared by
+    ``prepare_worker``: backend, threads, pallets of ``keys`` parsed, SIGINT
+    ignored); ``dask``: ``scheduler`` (an address, ``tcp://host:8786``) or, without
+    it, a ``LocalCluster`` of ``workers`` process workers with one thread each
+    on 127.0.0.1. Yields an ``ExecutorInfo``.
+    """
+    workers = int(workers or os.cpu_count() or 1)
+    keys = tuple(keys)
+    make_importable_in_workers()
+    if kind == "serial":
+        prepare_worker(backend, blas_threads, keys)
+        yield ExecutorInfo(SerialExecutor(), 1, kind, "serial (this process)")
+        return
+    if kind == "processes":
+        pool = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=_spawn_context(), initializer=prepare_worker,
+            initargs=(backend, blas_threads, keys, True),
+        )
+        clean = False
+        try:
+            warm_up(pool, workers)
+            yield ExecutorInfo(pool, workers, kind, f"{workers} local processes")
+            clean = True
+        finally:
+            if not clean:  # interrupted or failed: end the workers now, do not wait for their fits
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    with contextlib.suppress(Exception):
+                        process.terminate()
+            pool.shutdown(wait=clean, cancel_futures=True)
+        return
+    if kind == "dask":
+        require_dask()
+        from distributed import Client, LocalCluster
+
+        cluster = None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=":0",  # a free port: never collide with another cluster
+                env={name: str(blas_threads) for name in
+                     ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+            )
+            client = Client(cluster)
+        try:
+            if cluster is not None:
+                client.wait_for_workers(workers)
+            client.run(prepare_worker, backend, blas_threads, keys)
+            nthreads = sum(client.nthreads().values()) or workers
+            label = (f"Dask scheduler {scheduler}" if scheduler else
+                     f"Dask LocalCluster, {workers} process workers x 1 thread")
+            yield ExecutorInfo(client.get_executor(pure=False), nthreads, kind, label,
+                               client=client, cluster=cluster)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    raise ScanError(f"unknown executor {kind!r}; known: {', '.join(EXECUTORS)} "
+                    "(or pass any concurrent.futures.Executor to run_scan)")
+
+
+# --- the results file --------------------------------------------------------------------------
+
+def record_id(key, patch):
+    return f"{key}:{patch}"
+
+
+def task_spec(backend):
+    """What every record of a results file was computed with."""
+    return {"task": TASK, "task_version": TASK_VERSION, "poi": POI_VALUE, "test_stat": "qtilde",
+            "modifier_settings": pyhf_compat.PUBLISHED_MODIFIER_SETTINGS, "backend": backend}
+
+
+class Results:
+    """A scan's JSON results file: task spec, one record per patch, the runs that wrote it.
+
+    Saved whole and atomically (temporary file, then rename) after every record,
+    so the file on disk is always valid and holds every record received.
+    """
+
+    def __init__(self, path, spec):
+        self.path = Path(path) if path is not None else None
+        self.spec = spec
+        self.records = {}
+        self.runs = []
+
+    @classmethod
+    def open(cls, path, spec):
+        results = cls(path, spec)
+        if results.path is None or not results.path.exists():
+            return results
+        try:
+            document = json.loads(results.path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ScanError(f"{results.path}: not a readable results file: {err}") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ScanError(f"{results.path}: not a scan results file (no format {FORMAT!r})")
+        stored = document.get("spec", {})
+        differing = [name for name in ("task", "task_version", "poi", "test_stat", "backend")
+                     if stored.get(name) != spec.get(name)]
+        if differing:
+            raise ScanError(
+                f"{results.path}: written by a scan with other settings "
+                f"({', '.join(f'{n}: {stored.get(n)!r} here {spec.get(n)!r}' for n in differing)}); "
+                "use another results file"
+            )
+        for record in document.get("records", []):
+            results.records[record_id(record["key"], record["patch"])] = record
+        results.runs = document.get("runs", [])
+        return results
+
+    def finished(self, retry_errors=False):
+        """Ids of the records a re-run skips: ok ones, and errors unless ``retry_errors``."""
+        done = {"ok"} if retry_errors else {"ok", "error"}
+        return {rid for rid, record in self.records.items() if record.get("status") in done}
+
+    def add(self, record):
+        self.records[record_id(record["key"], record["patch"])] = record
+
+    def document(self):
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "spec": self.spec,
+                "records": list(self.records.values()), "runs": self.runs}
+
+    def save(self):
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(self.document(), indent=1) + "\n")
+        os.replace(tmp, self.path)
+
+
+def load_results(path):
+    """The document of a results file (a dict: spec, records, runs)."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ScanError(f"{path}: no such results file") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ScanError(f"{path}: not a scan results file")
+    return document
+
+
+# --- the driver --------------------------------------------------------------------------------
+
+def select_tasks(keys, patterns=None, sample=None, limit=None):
+    """[(key, patch)] for likelihood keys (or pallet names: all their keys), the patches
+    matching any of the shell ``patterns``, ``sample`` of them per key evenly spread
+    over the list, at most ``limit`` per key."""
+    import fnmatch
+
+    registry = pallets.load_registry()
+    expanded = []
+    for key in keys:
+        if "/" not in key and key in registry["pallets"]:
+            expanded += pallets.keys_of(key, registry["pallets"][key])
+        else:
+            pallets.resolve(key)
+            expanded.append(key)
+    tasks = []
+    for key in expanded:
+        names = pallets.patch_names(key)
+        if patterns:
+            names = [name for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+        if sample and len(names) > sample:
+            step = len(names) / sample
+            names = [names[int(i * step)] for i in range(sample)]
+        if limit:
+            names = names[:limit]
+        tasks += [(key, name) for name in names]
+    return tasks
+
+
+def run_scan(tasks, executor, results_path=None, *, backend="numpy", blas_threads=1, workers=1,
+             executor_label=None, retry_errors=False, max_pending=None, calibration=None,
+             on_record=None, task=run_patch):
+    """Run ``task(key, patch, backend, blas_threads)`` for every (key, patch) of ``tasks``
+    on ``executor``; returns this run's summary (see ``summarize``).
+
+    Records go into ``results_path`` (None: kept in memory only, in the summary's
+    ``records``) as they arrive; patches finished by an earlier run of the same
+    file are skipped. At most ``max_pending`` tasks (default 4 x ``workers``,
+    at least 8) are submitted at a time. ``on_record(record, done, total)`` is
+    called for every record. On KeyboardInterrupt the pending tasks are
+    cancelled, the run is recorded as interrupted and the interrupt re-raised.
+    """
+    spec = task_spec(backend)
+    results = Results.open(results_path, spec)
+    skip = results.finished(retry_errors)
+    todo, seen = [], set()
+    for key, patch in tasks:
+        rid = record_id(key, patch)
+        if rid not in skip and rid not in seen:
+            todo.append((key, patch))
+            seen.add(rid)
+    skipped = len({record_id(*t) for t in tasks}) - len(todo)
+    window = max_pending or max(8, 4 * int(workers))
+    run = {"run": len(results.runs) + 1, "started": _now(), "executor": executor_label,
+           "workers": int(workers), "backend": backend, "blas_threads": int(blas_threads),
+           "host": socket.gethostname(), "cores": os.cpu_count(), "requested": len(seen) + skipped,
+           "skipped": skipped, "calibration": calibration, "status": "running"}
+    results.runs.append(run)
+    results.save()
+    received = []
+    pending = {}
+    queue = list(reversed(todo))
+    started = time.perf_counter()
+    try:
+        while queue or pending:
+            while queue and len(pending) < window:
+                key, patch = queue.pop()
+                pending[executor.submit(task, key, patch, backend, blas_threads)] = (key, patch)
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                key, patch = pending.pop(future)
+                record = _record_of(future, key, patch, backend)
+                record["run"] = run["run"]
+                results.add(record)
+                received.append(record)
+                results.save()
+                if on_record is not None:
+                    on_record(record, len(received), len(todo))
+        run["status"] = "complete"
+    except BaseException:
+        run["status"] = "interrupted"
+        for future in pending:
+            future.cancel()
+        raise
+    finally:
+        run.update(summarize(received, time.perf_counter() - started, workers, calibration))
+        run["finished"] = _now()
+        results.save()
+    summary = dict(run)
+    summary["records"] = received
+    summary["results_path"] = str(results.path) if results.path else None
+    return summary
+
+
+def _record_of(future, key, patch, backend):
+    """The task's record, or a ``lost`` record when the executor could not run it."""
+    try:
+        return future.result()
+    except cf.CancelledError:
+        error = "CancelledError: the executor cancelled the task"
+    except Exception as err:
+        error = f"{type(err).__name__}: {err}"
+    return {"key": key, "patch": patch, "backend": backend, "status": "lost", "stage": "executor",
+            "error": error, "finished": _now()}
+
+
+def summarize(records, wall_s, workers, calibration=None):
+    """Wall time, summed per-patch time, speedup and parallel efficiency of a run's records.
+
+    * ``sum_patch_s``: summed per-patch time (model build + hypotest, wall clock in the
+      worker); ``concurrency`` = sum_patch_s / wall_s, how many patches ran at once;
+    * ``cores_used`` = summed per-patch CPU time / wall_s;
+    * ``speedup`` = cores_used / the calibration's ``single_share``: the estimated time
+      of a serial run at the machine's current load over this run's wall time.
+      CPU time, not per-patch wall time, because patches slowed down by sharing a
+      core would otherwise count as work done in parallel. Without a calibration
+      ``single_share`` is taken as 1 (a serial run on an idle core);
+    * efficiency = speedup / workers, / min(workers, cores), and / the measured
+      ``capacity`` (the speedup the CPU-bound reference gets with as many workers).
+    """
+    ok = [r for r in records if r.get("status") == "ok"]
+    timed = [r for r in records if r.get("status") in ("ok", "error")]
+    sum_patch = sum(r.get("patch_s", r.get("task_s", 0.0)) for r in timed)
+    sum_cpu = sum(r.get("cpu_s", 0.0) for r in timed)
+    cores = os.cpu_count() or 1
+    workers = max(1, int(workers))
+    calibration = calibration or {}
+    share = calibration.get("single_share") or 1.0
+    capacity = calibration.get("capacity")
+    rate = wall_s > 0
+    summary = {
+        "patches": len(records), "ok": len(ok),
+        "errors": sum(r.get("status") == "error" for r in records),
+        "lost": sum(r.get("status") == "lost" for r in records),
+        "wall_s": wall_s, "sum_patch_s": sum_patch, "sum_fit_s": sum(r.get("fit_s", 0.0) for r in ok),
+        "sum_cpu_s": sum_cpu,
+        "patches_per_s": len(records) / wall_s if rate else None,
+        "concurrency": sum_patch / wall_s if rate else None,
+        "cores_used": sum_cpu / wall_s if rate else None,
+        "single_share": share,
+        "serial_estimate_s": sum_cpu / share,
+        "speedup": sum_cpu / share / wall_s if rate else None,
+        "workers_seen": len({r.get("worker") for r in records if r.get("worker")}),
+        "capacity": capacity,
+    }
+    speedup = summary["speedup"]
+    known = speedup is not None
+    summary["efficiency_vs_workers"] = speedup / workers if known else None
+    summary["efficiency_vs_cores"] = speedup / min(workers, cores) if known else None
+    summary["efficiency_vs_capacity"] = speedup / capacity if known and capacity else None
+    return summary
+
+
+def scan(keys, patterns=None, sample=None, limit=None, results_path=None, executor="processes",
+         workers=None, backend="numpy", blas_threads=None, scheduler=None, calibrate_first=True,
+         retry_errors=False, on_record=None, on_start=None):
+    """Select patches, open an executor, calibrate it, run the scan; returns the summary.
+
+    ``on_start(tasks_todo, info)`` is called before the first task (for progress bars).
+    """
+    tasks = select_tasks(keys, patterns, sample, limit)
+    if not tasks:
+        raise ScanError(f"no patches selected from {', '.join(keys)}")
+    blas_threads = blas_threads or threads.configured_threads()
+    used_keys = sorted({key for key, _ in tasks})
+    with open_executor(executor, workers, backend, blas_threads, used_keys, scheduler) as info:
+        calibration = calibrate(info.executor, info.workers) if calibrate_first else None
+        if on_start is not None:
+            on_start(tasks, info)
+        return run_scan(tasks, info.executor, results_path, backend=backend,
+                        blas_threads=blas_threads, workers=info.workers, executor_label=info.label,
+                        retry_errors=retry_errors, calibration=calibration, on_record=on_record)
+
+
+# --- mass planes -------------------------------------------------------------------------------
+
+def parse_masses(patch_name):
+    """(model, [masses]) from a patch name like ``sbottom_1300_205_60``, or None."""
+    match = MASS_NAME.match(patch_name)
+    if not match:
+        return None
+    masses = [float(part.replace("p", ".")) for part in match.group("masses").split("_")]
+    return match.group("model"), masses
+
+
+# --- reading results ---------------------------------------------------------------------------
+
+def last_run(document, complete=True):
+    """The last run of a results document (the last complete one if ``complete``), or None."""
+    runs = [run for run in document.get("runs", [])
+            if not complete or run.get("status") == "complete"]
+    return runs[-1] if runs else None
+
+
+def measured_speedup(baseline, document):
+    """Measured speedup of ``document``'s last complete run over ``baseline``'s (results
+    documents of the same patches, e.g. a serial run and a parallel one): the ratio of
+    their wall times, with the patch counts and whether the patch sets agree."""
+    base, run = last_run(baseline), last_run(document)
+    if base is None or run is None:
+        raise ScanError("both results files need a complete run")
+
+    def patches_of(doc, number):
+        return {record_id(r["key"], r["patch"]) for r in doc["records"] if r.get("run") == number}
+
+    same = patches_of(baseline, base["run"]) == patches_of(document, run["run"])
+    return {"baseline_wall_s": base["wall_s"], "wall_s": run["wall_s"],
+            "speedup": base["wall_s"] / run["wall_s"], "workers": run["workers"],
+            "efficiency_vs_workers": base["wall_s"] / run["wall_s"] / max(1, run["workers"]),
+            "baseline_patches": base["patches"], "patches": run["patches"], "same_patches": same}
+
+
+def compare_records(first, second, rtol=1e-6, atol=1e-10):
+    """Patches whose CLs (observed and expected band) differ between two record lists:
+    [(id, first values, second values)]; records present in only one list are ignored."""
+    def values(record):
+        return [record.get("cls_obs")] + list(record.get("cls_exp") or [])
+
+    other = {record_id(r["key"], r["patch"]): r for r in second}
+    differing = []
+    for record in first:
+        rid = record_id(record["key"], record["patch"])
+        if rid not in other:
+            continue
+        a, b = values(record), values(other[rid])
+        same = len(a) == len(b) and all(
+            (x is None and y is None) or (x is not None and y is not None
+                                          and math.isclose(x, y, rel_tol=rtol, abs_tol=atol))
+            for x, y in zip(a, b)
+        )
+        if not same or record.get("status") != other[rid].get("status"):
+            differing.append((rid, a, b))
+    return differing
