@@ -12,7 +12,6 @@ over the DevTools protocol on a pipe (no websocket, standard library only).
 import base64
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -228,8 +227,15 @@ class Browser:
             time.sleep(0.25)
         return False
 
-    def screenshot(self, path):
-        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
+    def screenshot(self, path, full_page=False):
+        params = {"format": "png"}
+        if full_page:
+            metrics = self.send("Page.getLayoutMetrics")
+            size = metrics.get("cssContentSize") or metrics["contentSize"]
+            params.update(captureBeyondViewport=True, clip={
+                "x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000),
+                "scale": 1})
+        data = self.send("Page.captureScreenshot", params)["data"]
         Path(path).write_bytes(base64.b64decode(data))
         return Path(path)
 

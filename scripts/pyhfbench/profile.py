@@ -181,7 +181,7 @@ def summarize(prof_path, top=20):
     raw = stats.stats
     total = stats.total_tt or sum(v[2] for v in raw.values()) or 1e-12
     areas = {}
-    for func, (cc, nc, tt, ct, callers) in raw.items():
+    for func, (_, _, tt, _, callers) in raw.items():
         area = area_of(func)
         if area is not None:
             areas[area] = areas.get(area, 0.0) + tt
@@ -194,7 +194,8 @@ def summarize(prof_path, top=20):
             areas[caller_area] = areas.get(caller_area, 0.0) + edge_tt
             charged += edge_tt
         if tt - charged > 1e-12:
-            areas["built-in (C) functions"] = areas.get("built-in (C) functions", 0.0) + tt - charged
+            rest = "built-in (C) functions"
+            areas[rest] = areas.get(rest, 0.0) + tt - charged
     if "cProfile" in areas:
         areas.pop("cProfile")
     by_area = sorted(((a, t) for a, t in areas.items() if t > 0), key=lambda x: -x[1])
@@ -344,9 +345,11 @@ def run_asv_profile(config, asv_name, revision, dest, force=False, env_spec=None
     if log:
         Path(log).write_text("$ " + " ".join(command[2:]) + "\n" + output)
     if result.returncode != 0 or not Path(dest).is_file() or Path(dest).stat().st_size == 0:
-        skip = re.search(r"NotImplementedError: (.*)", output)
+        skip = (re.search(r"skipped: NotImplementedError\((['\"])(.*)\1\)", output)
+                or re.search(r"NotImplementedError: (.*)()", output))
         if skip:
-            raise ProfileError(f"{asv_name} is skipped here (n/a): {skip.group(1).strip()}")
+            reason = skip.group(2) or skip.group(1)
+            raise ProfileError(f"{asv_name} is skipped here (n/a), no profile: {reason.strip()}")
         tail = "\n".join(output.strip().splitlines()[-15:])
         raise ProfileError(f"asv profile of {asv_name} failed (exit {result.returncode}):\n{tail}")
     return output

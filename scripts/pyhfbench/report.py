@@ -804,8 +804,10 @@ def gpu_section(report, anchor, img_dir, rel, figures):
             continue
         table, _ = table_of(bench)
         for workload, cells in table.items():
-            for backend in BACKEND_ORDER + tuple(sorted({c[0] for c in cells} - set(BACKEND_ORDER))):
-                cpu, gpu = ok_value(cells.get((backend, "cpu"))), ok_value(cells.get((backend, "gpu")))
+            others = tuple(sorted({c[0] for c in cells} - set(BACKEND_ORDER)))
+            for backend in BACKEND_ORDER + others:
+                cpu = ok_value(cells.get((backend, "cpu")))
+                gpu = ok_value(cells.get((backend, "gpu")))
                 if cpu and gpu:
                     entries.append((bench.short, workload, backend, cpu / gpu))
                     rows.append([name, workload_label(workload), backend, fmt_time(cpu),
@@ -1093,6 +1095,7 @@ def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None)
         + render_html(all_blocks)
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>pyhf-benchmarks: backend comparison report</title>"
+            '<link rel="icon" href="data:,">'
             f"<style>{_STYLE}</style></head><body>\n{body}\n"
             f'<p class="note">Also as <a href="report.md">Markdown</a>. Built in '
             f"{time.perf_counter() - started:.1f} s.</p>\n</body></html>\n")
@@ -1173,7 +1176,7 @@ def offline_dashboard(html_dir):
 
     def swap(match):
         tag = match.group(0)
-        url = match.group("url")
+        url = match.group("url") or match.group("css")
         name = url.rsplit("/", 1)[-1]
         if name in LOCAL_REPLACED and "//" not in url:
             replaced.append(name)
@@ -1192,17 +1195,9 @@ def offline_dashboard(html_dir):
 
     pattern = re.compile(
         r'<script[^>]*\bsrc="(?P<url>[^"]+)"[^>]*>\s*</script>'
-        r'|<link[^>]*\bhref="(?P<url2>https?://[^"]+\.css)"[^>]*>', re.S)
+        r'|<link[^>]*\bhref="(?P<css>https?://[^"]+\.css)"[^>]*>', re.S)
 
-    def dispatch(match):
-        if match.group("url2"):
-            class M:  # the same shape for swap()
-                def group(self, key):
-                    return match.group(0) if key == 0 else match.group("url2")
-            return swap(M())
-        return swap(match)
-
-    text = pattern.sub(dispatch, text)
+    text = pattern.sub(swap, text)
     # Debian's flot 4 draws the legend in SVG; without flot's stylesheet its box is black.
     style = ("<style>.legendLayer .background { fill: rgba(255, 255, 255, 0.85); "
              "stroke: rgba(0, 0, 0, 0.85); stroke-width: 1; }</style>")
