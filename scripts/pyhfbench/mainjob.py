@@ -52,6 +52,23 @@ def ensure_local_repo(path, releases):
     localrepo.build_local_pyhf_repo(path, releases, WORK_DIR / "sdists")
 
 
+#: Matches every benchmark and parameter combination that does not ask for a GPU.
+NO_GPU_COMBINATIONS = r"^(?!.*'gpu')"
+
+
+def bench_selection(user_regex=None, gpu_present=False):
+    """asv ``--bench`` regexes: the user's, without GPU combinations on a machine without one.
+
+    asv matches them against ``name(param, ...)``; combinations left out are
+    stored as n/a without starting a process each to find out there is no GPU.
+    """
+    if gpu_present:
+        return [user_regex] if user_regex else []
+    if user_regex:
+        return [f"{NO_GPU_COMBINATIONS}(?=.*(?:{user_regex}))"]
+    return [NO_GPU_COMBINATIONS]
+
+
 def summarize(results_dir, machine):
     """Counts of measured, skipped and failed results per commit, from asv's result files."""
     from asv.results import iter_results_for_machine
@@ -109,8 +126,8 @@ def main(argv=None):
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
         if args.quick:
             run_args.append("--quick")
-        if args.bench:
-            run_args += ["--bench", args.bench]
+        for regex in bench_selection(args.bench, gpu_present()):
+            run_args += ["--bench", regex]
         # asv exits 2 when a benchmark fails; the summary below says which, so go on.
         command = [sys.executable, "-m", "asv", *run_args, "ALL", "--config", str(config)]
         print("$", " ".join(command[2:]), flush=True)
@@ -128,10 +145,22 @@ def main(argv=None):
     return 0 if run_status == 0 else 1
 
 
-def asvconf_machine_name():
-    import socket
+def support_module(name):
+    """A module of benchmarks/support, the same code asv runs inside its environments."""
+    import importlib
 
-    return socket.gethostname()
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    return importlib.import_module(f"benchmarks.support.{name}")
+
+
+def gpu_present():
+    return support_module("backends").nvidia_gpu_count() > 0
+
+
+def asvconf_machine_name():
+    """This host's name with its GPU model, or "-cpu" (asv's machine.json has no GPU field)."""
+    return support_module("monitor").propose_machine_name()
 
 
 if __name__ == "__main__":
