@@ -25,6 +25,7 @@ TIME = f"{BASE}.time_hypotest"
 TRACK = f"{BASE}.track_cls_obs"
 PEAK = "bench_model.BuildModel.peakmem_build_model"
 UTIL = "bench_utilization.FitCpuUtilization.track_cpu_percent"
+SCAN = "bench_scan.PalletScan.track_patches_per_second"
 NEW, OLD = "a" * 40, "b" * 40
 
 
@@ -73,6 +74,8 @@ SPECS = {
                      [BACKENDS, ["cpu", "gpu"], ["staus"]], "peakmemory", "bytes"),
     UTIL: _benchmark(UTIL, ["backend", "device", "optimizer"],
                      [BACKENDS, ["cpu", "gpu"], ["scipy"]], "track", "% of one core"),
+    SCAN: _benchmark(SCAN, ["executor", "workers"], [["serial", "processes"], [1, 2, 4]],
+                     "track", "patches/s"),
     "bench_fit.MaximumLikelihoodFit.time_unconditional_fit": _benchmark(
         "bench_fit.MaximumLikelihoodFit.time_unconditional_fit", ["backend", "device"],
         [BACKENDS, ["cpu", "gpu"]], "time", "seconds"),
@@ -92,7 +95,9 @@ def gpu_host_values():
            ("pytorch", "cpu", 1): 0.06, ("numpy", "cpu", 10): 0.001, ("jax", "cpu", 10): 0.001}
     peak = {("numpy", "cpu", "staus"): 200 * 2**20, ("jax", "cpu", "staus"): 400 * 2**20}
     util = {("numpy", "cpu", "scipy"): 99.5}
-    return {TIME: times, TRACK: cls, PEAK: peak, UTIL: util}
+    scan = {("serial", 1): 2.0, ("processes", 1): 1.9, ("processes", 2): 3.7,
+            ("processes", 4): 6.8}
+    return {TIME: times, TRACK: cls, PEAK: peak, UTIL: util, SCAN: scan}
 
 
 @pytest.fixture
@@ -183,6 +188,10 @@ def test_report_tables_plots_and_what_is_missing(results, tmp_path):
     assert f"compare-{TIME}.png" in names
     assert f"scaling-{TIME}-n_bins.png" in names
     assert "gpu-vs-cpu.png" in names
+    # A benchmark without backends (the pallet scan): throughput versus workers.
+    assert f"scaling-{SCAN}-workers.png" in names
+    assert f"| {SCAN} |  | no backend parameter |  |  |" in markdown
+    assert f"scaling-{TRACK}-n_bins.png" not in names  # CLs versus bins is no scaling
     for png in built["figures"]:
         width, height = png_size(png)
         assert width >= 400 and height >= 200
@@ -259,7 +268,7 @@ def test_add_report_pages_links_once_and_cli_prints_where(results, tmp_path, cap
     (html_dir / "index.html").write_text("<html><head></head><body>asv</body></html>")
     index = report.add_report_pages(results, html_dir, machine="gpu-host", offline=False)
     assert index == html_dir / "report" / "index.html"
-    report.add_report_pages(results, html_dir, machine="gpu-host", offline=False)
+    assert report.add_link(html_dir / "index.html")  # again: still one link
     asv_index = (html_dir / "index.html").read_text()
     assert asv_index.count(report.LINK_ID) == 1
     assert 'href="report/index.html"' in asv_index

@@ -49,6 +49,8 @@ BACKEND_ORDER = ("numpy", "jax", "pytorch", "tensorflow")
 DEVICE_ORDER = ("cpu", "gpu")
 #: Numeric parameters plotted as scaling curves first (others numeric ones follow).
 SCALING_PARAMS = ("n_bins", "batch_size", "threads", "workers")
+#: Tracked values (throughput, speedup) are plotted against parallelism only.
+TRACK_SCALING_PARAMS = ("threads", "workers")
 SCALING_LABELS = {
     "n_bins": "number of bins",
     "batch_size": "batch size (parameter points per call)",
@@ -136,6 +138,8 @@ class Benchmark:
     def column(self, combo):
         """(backend, device) of a combination; device 'cpu' where the benchmark has none."""
         b, d = self.index("backend"), self.index("device")
+        if b is None and d is None:
+            return ("-", "-")
         return (combo[b] if b is not None else "-", combo[d] if d is not None else "cpu")
 
     def workload(self, combo, skip=()):
@@ -295,7 +299,9 @@ def ok_value(value):
 
 def column_label(column):
     backend, device = column
-    return f"{backend}/{device}" if backend != "-" else device
+    if backend == "-":
+        return "value" if device == "-" else device
+    return f"{backend}/{device}"
 
 
 def workload_label(workload):
@@ -656,8 +662,8 @@ def plot_scaling(bench, pname, img_dir, rel_prefix, figures):
             continue
         key = (bench.column(combo), bench.workload(combo, skip=(pname,)))
         lines.setdefault(key, []).append((float(combo[i]), value, bench.spread.get(combo)))
-    lines = {k: sorted(v) for k, v in lines.items() if len(v) >= 2}
-    if not lines:
+    lines = {k: sorted(v) for k, v in lines.items()}
+    if not any(len(v) >= 2 for v in lines.values()):
         return None
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     styles = ["-", "--", ":", "-."]
@@ -666,7 +672,10 @@ def plot_scaling(bench, pname, img_dir, rel_prefix, figures):
             order_columns([kv[0][0]]), kv[0][1]))):
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
-        label = column_label(col) + (f" ({workload_label(rest)})" if rest else "")
+        if col == ("-", "-"):
+            label = workload_label(rest) if rest else bench.short
+        else:
+            label = column_label(col) + (f" ({workload_label(rest)})" if rest else "")
         style = styles[rest_keys.index(rest) % len(styles)]
         ax.plot(xs, ys, style, marker="o", color=_color(col, n), label=label,
                 markerfacecolor="white" if col[1] == "gpu" else None)
@@ -677,15 +686,26 @@ def plot_scaling(bench, pname, img_dir, rel_prefix, figures):
     xs_all = [p[0] for pts in lines.values() for p in pts]
     if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10:
         ax.set_xscale("log")
-    ax.set_yscale("log")
+    elif all(x == int(x) for x in xs_all):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ys_all = [p[1] for pts in lines.values() for p in pts]
+    timing = bench.kind == "time"
+    if timing or (min(ys_all) > 0 and max(ys_all) / min(ys_all) >= 10):
+        ax.set_yscale("log")
+    what = "time" if timing else (bench.short.rsplit(".", 1)[-1].removeprefix("track_")
+                                  .replace("_", " "))
     ax.set_xlabel(SCALING_LABELS.get(pname, pname))
-    ax.set_ylabel("time per call (s)" if bench.unit == "seconds" else bench.unit)
-    ax.set_title(f"{bench.short}: time versus {pname}")
+    ax.set_ylabel("time per call (s)" if bench.unit == "seconds"
+                  else f"{what} ({bench.unit})" if bench.unit else what)
+    ax.set_title(f"{bench.short}: {what} versus {pname}")
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     return _save(fig, img_dir, f"scaling-{slug(bench.name)}-{slug(pname)}", rel_prefix,
-                 f"{bench.name}: time versus {pname} (log scale; bars: interquartile range)",
+                 f"{bench.name}: {what} versus {pname}"
+                 + (" (log scale; bars: interquartile range)" if timing else ""),
                  figures)
 
 
@@ -838,9 +858,11 @@ def scaling_section(report, anchor, img_dir, rel, figures):
     found = False
     for name in sorted(report.benchmarks):
         bench = report.benchmarks[name]
-        if bench.kind != "time":
+        if bench.kind not in ("time", "track") or bench.module in UTILIZATION_MODULES:
             continue
         for pname in scaling_params(bench):
+            if bench.kind == "track" and pname not in TRACK_SCALING_PARAMS:
+                continue  # throughput versus workers, say; not CLs versus bins
             figure = plot_scaling(bench, pname, img_dir, rel, figures)
             if figure:
                 found = True
@@ -882,7 +904,8 @@ def tracked_section(report, anchor):
                             f"{column_label(col)} vs {column_label(ref_col)}",
                             f"{rel_d:.3g}", f"{abs_d:.3g}"])
         else:
-            summary.append([name, "", "only one backend measured" if len(shown) < 2
+            summary.append([name, "", "no backend parameter" if not bench.has_backend
+                            else "only one backend measured" if len(shown) < 2
                             else "all agree exactly", "", ""])
         detail.append(("h", 4, name, None))
         detail.append(("table", Table(["workload"] + [column_label(c) for c in shown],
