@@ -106,6 +106,7 @@ def test_report_page_renders(site):
     assert browser.evaluate("document.querySelectorAll('table.results').length") >= 5
     assert browser.evaluate("document.body.innerText").count("numpy/cpu") >= 5
     browser.screenshot(shots / "report.png")
+    browser.screenshot(shots / "report-full-page.png", full_page=True)
     assert browser.problems(start) == []
     # Kept for a look: the tmp folder of this test session.
     print(f"screenshots in {shots}")
