@@ -37,7 +37,7 @@ def site(tmp_path_factory, sdist_cache):
         message = "Debian's JavaScript packages are missing (scripts/install-chromium)"
         pytest.fail(message) if _under_ci() else pytest.skip(message)
     run = real_results(tmp_path_factory, sdist_cache)
-    asv(run.config, "publish")
+    asv(run.config, "publish", env=run.env)
     report.add_report_pages(run.results_dir, run.html_dir, offline=True)
     shots = tmp_path_factory.mktemp("screenshots")
     server = StaticServer(run.html_dir, shots / "http-server.log")

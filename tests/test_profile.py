@@ -103,7 +103,7 @@ def test_profile_command_on_one_benchmark_of_the_real_run(tmp_path_factory, sdis
     command = [sys.executable, str(REPO_ROOT / "scripts" / "profile"),
                "HypotestUncorrelatedBackground.time_hypotest", "v0.7.6", "--param", "n_bins=10",
                "--config", str(run.config)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=run.env)
     assert result.returncode == 0, result.stdout + result.stderr
     folder = run.results_dir / "profiles" / run.commit / f"{TIME}-numpy-cpu-10"
     assert f"Summary: {folder / 'summary.md'}" in result.stdout
@@ -126,6 +126,6 @@ def test_profile_command_on_one_benchmark_of_the_real_run(tmp_path_factory, sdis
 
     # A skipped combination has no profile: refused with asv's reason.
     skipped = subprocess.run(command[:-2] + ["--param", "backend=jax", "--config", str(run.config)],
-                             capture_output=True, text=True, cwd=REPO_ROOT)
+                             capture_output=True, text=True, cwd=REPO_ROOT, env=run.env)
     assert skipped.returncode == 1
     assert "skipped here (n/a), no profile: jax backend needs jax, jaxlib, not installed" in skipped.stderr

@@ -49,15 +49,16 @@ class RealResults:
     commit: str
     run_log: str
     run_seconds: float
+    env: dict  # the environment asv ran with (pallet cache and mirror)
 
 
 _CACHE = {}
 
 
-def asv(config, *args, check=True):
+def asv(config, *args, check=True, env=None):
     result = subprocess.run(
         [sys.executable, "-m", "asv", *args, "--config", str(config)],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=dict(os.environ),
+        capture_output=True, text=True, cwd=REPO_ROOT, env=env or dict(os.environ),
     )
     if check:
         assert result.returncode == 0, f"asv {args[0]} failed:\n{result.stdout}\n{result.stderr}"
@@ -74,16 +75,16 @@ def real_results(tmp_path_factory, sdist_cache):
                               html_dir=work / "html", env_dir=ENV_DIR),
         work / "asv.json",
     )
-    os.environ.setdefault("PYHF_BENCH_CACHE", str(work / "cache"))
+    env = dict(os.environ, PYHF_BENCH_CACHE=str(work / "cache"))
     mirror = REPO_ROOT.parent / "shared" / "pallets"
     if mirror.is_dir():
-        os.environ.setdefault("PYHF_BENCH_PALLET_MIRROR", str(mirror))
-    asv(config, "machine", "--yes", "--machine", MACHINE)
+        env.setdefault("PYHF_BENCH_PALLET_MIRROR", str(mirror))
+    asv(config, "machine", "--yes", "--machine", MACHINE, env=env)
     started = time.perf_counter()
     run_log = asv(config, "run", "--machine", MACHINE, "--quick", "--show-stderr",
-                  "--bench", SELECTION, "ALL")
+                  "--bench", SELECTION, "ALL", env=env)
     _CACHE["run"] = RealResults(work, config, work / "results", work / "html",
-                                commits["v0.7.6"], run_log, time.perf_counter() - started)
+                                commits["v0.7.6"], run_log, time.perf_counter() - started, env)
     return _CACHE["run"]
 
 
