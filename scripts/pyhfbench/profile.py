@@ -345,8 +345,8 @@ def run_asv_profile(config, asv_name, revision, dest, force=False, env_spec=None
     if log:
         Path(log).write_text("$ " + " ".join(command[2:]) + "\n" + output)
     if result.returncode != 0 or not Path(dest).is_file() or Path(dest).stat().st_size == 0:
-        skip = (re.search(r"skipped: NotImplementedError\((['\"])(.*)\1\)", output)
-                or re.search(r"NotImplementedError: (.*)()", output))
+        skip = (re.search(r"skipped: \w+\((['\"])(.*)\1\)", output)
+                or re.search(r"(?:NotImplementedError|SkipNotImplemented): (.*)()", output))
         if skip:
             reason = skip.group(2) or skip.group(1)
             raise ProfileError(f"{asv_name} is skipped here (n/a), no profile: {reason.strip()}")
