@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import asvconf, localrepo
+from . import asvconf, dashboard, localrepo
 
 REPO_ROOT = asvconf.REPO_ROOT
 WORK_DIR = REPO_ROOT / ".asv" / "main-job"
@@ -133,14 +133,16 @@ def main(argv=None):
         print("$", " ".join(command[2:]), flush=True)
         run_status = subprocess.run(command, cwd=REPO_ROOT).returncode
         run_asv(config, "publish")
+        derived = asvconf.derive_config()
+        results_dir, html_dir = Path(derived["results_dir"]), Path(derived["html_dir"])
+        utilization, report = dashboard.add_project_pages(results_dir, html_dir, machine)
     except (MainJobError, localrepo.LocalRepoError) as err:
         print(f"main-job: {err}", file=sys.stderr)
         return 2
-    results_dir = Path(asvconf.derive_config()["results_dir"])
-    html_dir = Path(asvconf.derive_config()["html_dir"])
     print(f"\nResults: {results_dir}/{machine}")
     print(summarize(results_dir, machine))
     print(f"Dashboard: {html_dir / 'index.html'} (serve it: python -m http.server -d {html_dir})")
+    print(f"Backend report: {report}\nUtilization time series: {utilization}")
     print(f"Wall time: {time.perf_counter() - started:.0f} s")
     return 0 if run_status == 0 else 1
 
