@@ -24,7 +24,7 @@ from . import asvconf, dashboard, localrepo
 REPO_ROOT = asvconf.REPO_ROOT
 WORK_DIR = REPO_ROOT / ".asv" / "main-job"
 DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "pallets"
-DEFAULT_RELEASES = ("0.7.4", "0.7.5", "0.7.6")
+DEFAULT_RELEASES = ("0.7.5", "0.7.6")
 
 
 class MainJobError(RuntimeError):
@@ -104,7 +104,9 @@ def main(argv=None):
     parser.add_argument("--matrix", default="cpu", help="requirement preset of scripts/asvconf")
     parser.add_argument("--machine", help="asv machine name (default: this host's name)")
     parser.add_argument("--bench", help="only benchmarks matching this regex")
-    parser.add_argument("--quick", action="store_true", help="one sample per benchmark")
+    parser.add_argument("--full", action="store_true",
+                        help="asv's full sampling (default: --quick, one sample per benchmark; "
+                        "the suite starts some 560 benchmark processes per commit on a CPU host)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -124,7 +126,7 @@ def main(argv=None):
         machine = args.machine or asvconf_machine_name()
         run_asv(config, "machine", "--yes", "--machine", machine)
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
-        if args.quick:
+        if not args.full:
             run_args.append("--quick")
         for regex in bench_selection(args.bench, gpu_present()):
             run_args += ["--bench", regex]
