@@ -1,0 +1,199 @@
+"""Utilization time series on the published dashboard.
+
+``asv publish`` wipes ``html/``, so the sampler keeps its time series beside
+the results: ``<results_dir>/<machine>/utilization/<commit>/<series>/``
+(``events.jsonl`` and the PNG plots; asv ignores these folders) or the same
+layout under ``$PYHF_BENCH_MONITOR_DIR``. After ``asv publish``,
+``add_utilization_pages(results_dir, html_dir)`` copies them to
+``html/utilization/`` with an ``index.html`` listing them by machine, commit
+and workload, and puts a link to it on asv's own index page.
+"""
+
+import html
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+UTILIZATION_FOLDER = "utilization"
+EVENTS_FILE = "events.jsonl"
+LINK_ID = "pyhf-bench-utilization-link"
+#: The plot shown as a thumbnail, first one found.
+THUMBNAILS = ("GPU_Utilization.png", "CPU_Utilization.png")
+
+
+def _read_events(path):
+    records = []
+    try:
+        with open(path) as stream:
+            for line in stream:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    break
+    except OSError:
+        pass
+    return records
+
+
+def find_series(root):
+    """[(machine, commit, series name, folder)] under ``root`` (a results dir or a monitor dir)."""
+    root = Path(root)
+    found = []
+    if not root.is_dir():
+        return found
+    for events in sorted(root.glob(f"*/{UTILIZATION_FOLDER}/*/*/{EVENTS_FILE}")):
+        folder = events.parent
+        commit_dir = folder.parent
+        machine = commit_dir.parent.parent.name
+        found.append((machine, commit_dir.name, folder.name, folder))
+    return found
+
+
+def _commit_dates(results_dir, machine):
+    """{commit hash: (date in ms, commit hash)} from asv's result files of ``machine``."""
+    dates = {}
+    folder = Path(results_dir, machine)
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        if path.name in ("machine.json", "benchmarks.json"):
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        commit = data.get("commit_hash")
+        if commit:
+            dates[commit] = data.get("date")
+    return dates
+
+
+def _fmt(value, unit="", digits=1):
+    if value is None:
+        return ""
+    return f"{value:.{digits}f}{unit}"
+
+
+def _summary_cells(records):
+    stop = next((r for r in records if r.get("event") == "stop"), None)
+    start = next((r for r in records if r.get("event") == "start"), {})
+    notes = [r.get("message", "") for r in records if r.get("event") == "note"]
+    if stop is None:
+        notes.append("no stop record: the run ended before the sampler was stopped")
+        return start, {}, {}, notes
+    summary = stop.get("summary") or {}
+    return start, summary.get("cpu") or {}, summary.get("gpu") or {}, notes
+
+
+def _row(rel, folder, records):
+    start, cpu, gpu, notes = _summary_cells(records)
+    pngs = sorted(p.name for p in folder.glob("*.png"))
+    thumb = next((t for t in THUMBNAILS if t in pngs), None)
+    esc = html.escape
+    cells = [
+        f"<td><b>{esc(folder.name)}</b><br><small>{esc(str(start.get('model') or ''))}</small></td>",
+        f"<td>{_fmt(cpu.get('cpu_percent_mean'))}</td>",
+        f"<td>{_fmt((cpu.get('rss_peak') or 0) / 2**20 if cpu.get('rss_peak') else None)}</td>",
+        f"<td>{_fmt(gpu.get('util_mean'))} / {_fmt(gpu.get('util_peak'))}</td>" if gpu
+        else "<td>n/a</td>",
+        f"<td>{_fmt((gpu.get('mem_used_peak') or 0) / 2**20 if gpu.get('mem_used_peak') else None)}"
+        f"</td>" if gpu else "<td>n/a</td>",
+    ]
+    links = [f'<a href="{esc(rel)}/{quote(p)}">{esc(p[:-4].replace("_", " "))}</a>' for p in pngs]
+    links.append(f'<a href="{esc(rel)}/{EVENTS_FILE}">{EVENTS_FILE}</a>')
+    thumb_html = (f'<a href="{esc(rel)}/{esc(thumb)}"><img src="{esc(rel)}/{esc(thumb)}" '
+                  f'width="240"></a><br>' if thumb else "")
+    note_html = "".join(f'<div class="note">{esc(n)}</div>' for n in notes)
+    cells.append(f"<td>{thumb_html}{' &middot; '.join(links)}{note_html}</td>")
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>pyhf-benchmarks: utilization time series</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; font-size: 90%; }}
+.note {{ color: #a00; font-size: 85%; }}
+</style></head><body>
+<h1>Utilization time series</h1>
+<p><a href="../index.html">back to the benchmarks</a>. One row per measured workload
+(<code>bench_utilization</code>): process CPU % (100 = one core), peak RSS, GPU utilization
+(mean / peak, %), peak GPU memory, and the plots over time.</p>
+{body}
+</body></html>
+"""
+
+
+def _add_link(index_html):
+    """Put a link to the utilization pages on asv's index page (once)."""
+    index_html = Path(index_html)
+    if not index_html.is_file():
+        return False
+    text = index_html.read_text()
+    if LINK_ID in text:
+        return True
+    link = (f'<a id="{LINK_ID}" href="{UTILIZATION_FOLDER}/index.html" style="position:fixed;'
+            'bottom:8px;right:12px;z-index:1000;background:#fff;padding:2px 6px;'
+            'border:1px solid #ccc;font-family:sans-serif;font-size:90%">'
+            'Utilization time series</a>')
+    if "</body>" in text:
+        text = text.replace("</body>", link + "\n</body>", 1)
+    else:
+        text += link
+    index_html.write_text(text)
+    return True
+
+
+def add_utilization_pages(results_dir, html_dir, monitor_dir=None, link=True):
+    """Copy the time series into ``html_dir/utilization/`` and write its index.html.
+
+    Reads ``results_dir`` and ``monitor_dir`` (default: $PYHF_BENCH_MONITOR_DIR).
+    Returns the index page's path. Run it after ``asv publish``.
+    """
+    html_dir = Path(html_dir)
+    dest_root = html_dir / UTILIZATION_FOLDER
+    if dest_root.exists():
+        shutil.rmtree(dest_root)
+    dest_root.mkdir(parents=True)
+    monitor_dir = monitor_dir or os.environ.get("PYHF_BENCH_MONITOR_DIR")
+    roots = [Path(results_dir)] + ([Path(monitor_dir)] if monitor_dir else [])
+    series = {}
+    for root in roots:
+        for machine, commit, name, folder in find_series(root):
+            series[(machine, commit, name)] = folder  # the monitor dir wins on a clash
+
+    by_machine = {}
+    for (machine, commit, name), folder in sorted(series.items()):
+        by_machine.setdefault(machine, {}).setdefault(commit, []).append((name, folder))
+
+    esc = html.escape
+    parts = []
+    if not by_machine:
+        parts.append("<p>No time series yet: run <code>asv run --bench utilization</code>.</p>")
+    for machine, commits in sorted(by_machine.items()):
+        dates = _commit_dates(results_dir, machine)
+        parts.append(f"<h2>Machine {esc(machine)}</h2>")
+
+        def order(commit):
+            return -(dates.get(commit) or 0), commit
+
+        for commit in sorted(commits, key=order):
+            date = dates.get(commit)
+            when = (datetime.fromtimestamp(date / 1000, timezone.utc).strftime("%Y-%m-%d")
+                    if date else "date unknown")
+            parts.append(f"<h3>Commit <code>{esc(commit[:12])}</code> ({when})</h3>")
+            parts.append("<table><tr><th>workload</th><th>CPU %</th><th>peak RSS (MiB)</th>"
+                         "<th>GPU util %</th><th>peak GPU memory (MiB)</th><th>plots</th></tr>")
+            for name, folder in sorted(commits[commit]):
+                dest = dest_root / machine / commit / name
+                shutil.copytree(folder, dest)
+                rel = "/".join(quote(part) for part in (machine, commit, name))
+                parts.append(_row(rel, dest, _read_events(dest / EVENTS_FILE)))
+            parts.append("</table>")
+    index = dest_root / "index.html"
+    index.write_text(_PAGE.format(body="\n".join(parts)))
+    if link:
+        _add_link(html_dir / "index.html")
+    return index
