@@ -37,8 +37,7 @@ def test_seed_changes_the_workspace():
 ])
 def test_schema_valid_and_sized(params):
     spec = generate.workspace(**params)
-    pyhf.schema.validate(spec, "workspace.json")
-    workspace = pyhf.Workspace(spec)
+    workspace = pyhf.Workspace(spec)  # validates against pyhf's workspace schema
     bins = sum(len(o["data"]) for o in workspace["observations"])
     assert bins == params["channels"] * params["bins"]
     assert all(o >= 0 for obs in spec["observations"] for o in obs["data"])
@@ -60,19 +59,20 @@ def test_realistic_structure():
 
 def test_synthetic_signals_valid_deterministic_and_ordered():
     spec = generate.workspace(**registry_generated()["small"]["generator"])
-    patches = generate.signal_patches(spec, count=4, seed=3)
-    assert patches == generate.signal_patches(spec, count=4, seed=3)
-    assert list(patches) == generate.signal_patch_names(4)
+    patches = generate.signal_patches(spec, count=3, seed=3)
+    assert patches == generate.signal_patches(spec, count=3, seed=3)
+    assert list(patches) == generate.signal_patch_names(3)
     assert all(generate.is_synthetic_name(name) for name in patches)
     workspace = pyhf.Workspace(spec)
-    cls = []
-    for name, patch in patches.items():
+    yields = []
+    for patch in patches.values():
         pyhf.schema.validate(patch, "jsonpatch.json")
-        model = pyhf_compat.model_from_workspace(workspace, [patch])
-        assert model.config.poi_name == "mu_SIG"
-        cls.append(float(pyhf.infer.hypotest(1.0, workspace.data(model), model, test_stat="qtilde")))
-    assert all(0 <= c <= 1 for c in cls)
-    assert cls == sorted(cls, reverse=True)  # stronger signals are excluded more strongly
+        yields.append(sum(sum(op["value"]["data"]) for op in patch))
+    assert yields == sorted(yields)  # weakest first
+    model = pyhf_compat.model_from_workspace(workspace, [patches["synthetic_signal_1"]])
+    assert model.config.poi_name == "mu_SIG"
+    cls = float(pyhf.infer.hypotest(1.0, workspace.data(model), model, test_stat="qtilde"))
+    assert 0 < cls < 1
 
 
 def test_synthetic_signals_on_published_background(shared_pallets):
