@@ -11,6 +11,12 @@
 * through ``psutil``: the process CPU % (100 = one core), RSS, system CPU %
   and memory, and the disk and network bytes moved since the start.
 
+What changes slowly or only adds up (disk, network and process I/O totals,
+the thread count, GPU temperature) is read once a second (``SLOW_PERIOD``)
+and carried in the samples between: every /proc or NVML read hands the GIL
+back and forth with the workload, and that, more than the CPU time, is
+what a sampler costs a Python-heavy workload.
+
 Every sample is one line of ``events.jsonl`` (a ``start`` line with the
 machine, the GPUs and the workload, ``sample`` lines, ``note`` lines for
 anything that went wrong, a ``stop`` line with the summary), so a run that
@@ -36,7 +42,6 @@ Nothing here is a benchmark: no name starts with an asv benchmark prefix.
 
 import importlib
 import json
-import math
 import os
 import re
 import socket
@@ -55,6 +60,10 @@ EVENTS_FILE = "events.jsonl"
 UTILIZATION_FOLDER = "utilization"
 
 MIB = 1024 * 1024
+#: Seconds between reads of what changes slowly or only adds up (disk and network
+#: counters, process I/O, thread count, GPU temperature): every read of /proc or NVML
+#: hands the GIL back and forth with the workload, so the sampler reads few per sample.
+SLOW_PERIOD = 1.0
 
 #: NVML errors after which a metric is simply not available on a device.
 _METRIC_UNAVAILABLE = (
@@ -227,6 +236,7 @@ class _Gpu:
         self.unavailable = set()
         self.lost = None
         self.last_process_sample = 0
+        self.temperature = None
 
     @property
     def label(self):
@@ -299,6 +309,8 @@ class Sampler:
         self._process = psutil.Process(self.pid)
         self._procs = {self.pid: self._process}
         self._next_child_scan = 0.0
+        self._slow_due = 0.0
+        self._last_slow = {}
         self._process.cpu_percent(None)
         psutil.cpu_percent(None)
         self._io0 = self._io_counters()
@@ -386,7 +398,7 @@ class Sampler:
         finally:
             self.current_call = None
 
-    def _sample_gpu(self, gpu, pids):
+    def _sample_gpu(self, gpu, pids, slow=True):
         nvml = self._nvml
         h = gpu.handle
         row = {"index": gpu.index}
@@ -395,9 +407,11 @@ class Sampler:
         row["mem_busy"] = None if util is None else float(util.memory)
         memory = self._gpu_call(gpu, "memory", nvml.nvmlDeviceGetMemoryInfo, h)
         row["mem_used"] = None if memory is None else int(memory.used)
-        temp = self._gpu_call(gpu, "temperature", nvml.nvmlDeviceGetTemperature, h,
-                              getattr(nvml, "NVML_TEMPERATURE_GPU", 0))
-        row["temperature"] = None if temp is None else float(temp)
+        if slow:
+            temp = self._gpu_call(gpu, "temperature", nvml.nvmlDeviceGetTemperature, h,
+                                  getattr(nvml, "NVML_TEMPERATURE_GPU", 0))
+            gpu.temperature = None if temp is None else float(temp)
+        row["temperature"] = gpu.temperature
         power = self._gpu_call(gpu, "power", nvml.nvmlDeviceGetPowerUsage, h)
         row["power_w"] = None if power is None else power / 1000.0
         clock = self._gpu_call(gpu, "sm_clock", nvml.nvmlDeviceGetClockInfo, h,
@@ -463,7 +477,7 @@ class Sampler:
                 pass
         return self._procs
 
-    def _sample_cpu(self):
+    def _sample_cpu(self, slow=True):
         psutil = self._psutil
         cpu = rss = 0.0
         threads = 0
@@ -472,23 +486,25 @@ class Sampler:
                 with proc.oneshot():
                     cpu += proc.cpu_percent(None)
                     rss += proc.memory_info().rss
-                    threads += proc.num_threads()
+                    if slow:
+                        threads += proc.num_threads()
             except psutil.Error:
                 if pid == self.pid:
                     raise
                 del self._procs[pid]
         vm = psutil.virtual_memory()
-        row = {"cpu_percent": cpu, "rss": int(rss), "threads": threads,
+        row = {"cpu_percent": cpu, "rss": int(rss),
                "system_cpu_percent": psutil.cpu_percent(None),
                "system_memory_used": int(vm.total - vm.available),
                "system_memory_percent": vm.percent}
-        now = self._io_counters()
-        for key, value in now.items():
-            start = self._io0.get(key)
-            row[key] = None if value is None or start is None else int(value - start)
-        for key, value in self._process_io().items():
-            start = self._pio0.get(key)
-            row[key] = None if value is None or start is None else int(value - start)
+        if slow:
+            totals = {"threads": threads}
+            for now, start in ((self._io_counters(), self._io0), (self._process_io(), self._pio0)):
+                for key, value in now.items():
+                    begin = start.get(key)
+                    totals[key] = None if value is None or begin is None else int(value - begin)
+            self._last_slow = totals
+        row.update(self._last_slow)
         return row
 
     # -- the thread
@@ -504,15 +520,19 @@ class Sampler:
                 now = time.monotonic()
                 if next_at < now:  # fell behind (a slow call): do not burst
                     next_at = now + self.interval
-            self._sample_once()  # the last stretch before stop
+            self._sample_once(last=True)  # the last stretch before stop, all totals read
         finally:
             self.sampler_cpu_s = time.thread_time() - cpu0
 
-    def _sample_once(self):
+    def _sample_once(self, last=False):
         """Take one sample; False where sampling must end (the process is gone)."""
-        t = time.monotonic() - self.started
+        now = time.monotonic()
+        t = now - self.started
+        slow = last or now >= self._slow_due
+        if slow:
+            self._slow_due = now + SLOW_PERIOD
         try:
-            row = {"event": "sample", "t": round(t, 4), "cpu": self._sample_cpu()}
+            row = {"event": "sample", "t": round(t, 4), "cpu": self._sample_cpu(slow)}
         except self._psutil.NoSuchProcess:
             self._note(f"process {self.pid} ended; sampling stops")
             return False
@@ -525,7 +545,7 @@ class Sampler:
             if gpu.lost:
                 continue
             try:
-                rows.append(self._sample_gpu(gpu, pids))
+                rows.append(self._sample_gpu(gpu, pids, slow))
             except _DeviceGone as err:
                 gpu.lost = round(t, 4)
                 self._note(f"{gpu.label} stopped answering NVML at t={t:.2f} s ({err}); "
@@ -764,11 +784,3 @@ def _unlink(path):
     except OSError:
         pass
 
-
-def finite(value):
-    """``value`` as a float where it is a finite number, else None."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
