@@ -1,0 +1,293 @@
+"""pyhf against ROOT's HistFactory, side by side: the README table.
+
+For each pallet (its representative signal patch, synthetic where none was
+published) and each engine (ROOT, and pyhf on each backend installed here
+with the SciPy and the Minuit optimizer), one fresh interpreter measures, with
+the code the benchmarks use (``benchmarks/support/roofit.py`` for ROOT,
+``backends.activate`` and ``pyhf_compat.fit_with_details`` for pyhf):
+
+* build: ROOT workspace from the pyhf JSON, or pyhf model from workspace plus
+  patch (median of ``--repeat``; ROOT's first build, with its JIT, reported apart);
+* fit: unconditional MLE, first (cold, in this interpreter) and median warm;
+* hypotest: asymptotic CLs at POI 1 with qtilde (pyhf ``hypotest``, RooStats
+  ``AsymptoticCalculator``), median warm, and CLs_obs and median CLs_exp;
+* agreement with pyhf NumPy + SciPy: the largest best-fit parameter
+  difference, pyhf's twice-NLL at this engine's best fit minus at the
+  reference's, and the CLs differences; for ROOT also the spread of
+  ROOT NLL - pyhf NLL over 20 random parameter points.
+
+Prints a Markdown table (and writes the raw numbers with ``--json``).
+BLAS and torch threads are limited as in the suite (``PYHF_BENCH_THREADS``, default 1).
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "pallets"
+DEFAULT_LIKELIHOODS = ("sbottom/RegionA", "sbottom/RegionB", "sbottom/RegionC", "staus",
+                       "compressed-sleptons", "generated/small")
+PYHF_BACKENDS = ("numpy", "jax", "pytorch", "tensorflow")
+OPTIMIZERS = ("scipy", "minuit")
+
+
+# --- one engine on one pallet, in its own interpreter -------------------------------------
+
+def _timed(call):
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
+def measure_root(likelihood, repeat, hypotest=True):
+    from benchmarks.support import pallets, roofit
+
+    import pyhf
+
+    pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
+    model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
+    data = [float(x) for x in data]
+    builds = []
+    for _ in range(repeat + 1):
+        root = roofit.build(model, data)
+        builds.append(root.build_seconds)
+    fits = [roofit.fit(root) for _ in range(repeat + 1)]
+    out = {
+        "engine": "ROOT " + roofit.root_version(), "optimizer": "Minuit2",
+        "build_cold": builds[0], "build": statistics.median(builds[1:]),
+        "fit_cold": fits[0].seconds, "fit": statistics.median(f.seconds for f in fits[1:]),
+        "bestfit": fits[-1].bestfit, "fit_status": fits[-1].status,
+        "twice_nll_pyhf": -2.0 * float(model.logpdf(fits[-1].bestfit, data)[0]),
+    }
+    points, _ = roofit.random_points(model, data, count=20, seed=7)
+    out["nll_spread"] = roofit.spread(roofit.nll_differences(root, data, points))
+    if hypotest:
+        results = [_timed(lambda: roofit.hypotest(root)) for _ in range(repeat + 1)]
+        out["hypotest"] = statistics.median(seconds for _, seconds in results[1:])
+        out["cls_obs"], out["cls_exp"] = results[-1][0]
+    return out
+
+
+def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
+    from benchmarks.support import backends, pallets, pyhf_compat, threads
+
+    import pyhf
+
+    tensorlib = backends.activate(backend, "cpu", optimizer=optimizer)
+    threads.limit_threads(threads.configured_threads())
+    workspace = pallets.load_workspace(likelihood)
+    patch = pallets.load_patch(likelihood, pallets.signal_patch(likelihood))
+    builds = [_timed(lambda: pyhf_compat.model_from_workspace(workspace, [patch]))
+              for _ in range(repeat + 1)]
+    model = builds[-1][0]
+    data = tensorlib.astensor(workspace.data(model))
+
+    def one_fit():
+        result = pyhf_compat.fit_with_details(data, model)
+        backends.wait_for_device(backend, result[0])
+        return result
+
+    fits = [_timed(one_fit) for _ in range(repeat + 1)]
+    (bestfit, twice_nll, _), _ = fits[-1]
+    out = {
+        "engine": f"pyhf {pyhf.__version__} {backend}", "optimizer": optimizer,
+        "build_cold": builds[0][1], "build": statistics.median(s for _, s in builds[1:]),
+        "fit_cold": fits[0][1], "fit": statistics.median(s for _, s in fits[1:]),
+        "bestfit": [float(x) for x in tensorlib.tolist(bestfit)],
+        "twice_nll": float(twice_nll),
+    }
+    if hypotest:
+        def one_test():
+            result = pyhf.infer.hypotest(1.0, data, model, return_expected=True,
+                                         **pyhf_compat.test_stat_kwargs("qtilde"))
+            backends.wait_for_device(backend, result[0])
+            return result
+
+        tests = [_timed(one_test) for _ in range(repeat + 1)]
+        out["hypotest"] = statistics.median(s for _, s in tests[1:])
+        out["cls_obs"], out["cls_exp"] = (float(x) for x in tests[-1][0])
+    return out
+
+
+def worker(argv):
+    """Entry point of the child interpreter: one engine, one pallet; JSON on the last line."""
+    sys.path.insert(0, str(REPO_ROOT))
+    likelihood, engine, optimizer, repeat, hypotest = argv
+    repeat, hypotest = int(repeat), hypotest == "1"
+    try:
+        if engine == "root":
+            out = measure_root(likelihood, repeat, hypotest)
+        else:
+            out = measure_pyhf(likelihood, engine, optimizer, repeat, hypotest)
+    except NotImplementedError as err:
+        out = {"skipped": str(err)}
+    print("\n" + json.dumps(out), flush=True)
+    return 0
+
+
+def run_worker(likelihood, engine, optimizer, repeat, hypotest, timeout):
+    command = [sys.executable, "-m", "pyhfbench.root_compare", "--worker",
+               likelihood, engine, optimizer, str(repeat), "1" if hypotest else "0"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(REPO_ROOT / "scripts"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              cwd=REPO_ROOT, env=env)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"over {timeout} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return {"failed": f"exit {done.returncode}: " + " | ".join(tail)}
+    return json.loads(lines[-1])
+
+
+# --- the table -----------------------------------------------------------------------------
+
+def machine():
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {"nproc": os.cpu_count(), "cpu": model or platform.processor(),
+            "python": platform.python_version(), "load_at_start": load,
+            "threads": os.environ.get("PYHF_BENCH_THREADS", "1")}
+
+
+def agreement(row, reference):
+    """Differences of one row to the reference (pyhf NumPy + SciPy)."""
+    if "bestfit" not in row or "bestfit" not in reference:
+        return {}
+    out = {"max_dpar": max(abs(a - b) for a, b in zip(row["bestfit"], reference["bestfit"]))}
+    twice = row.get("twice_nll_pyhf", row.get("twice_nll"))
+    if twice is not None:
+        out["d2nll"] = twice - reference["twice_nll"]
+    for key in ("cls_obs", "cls_exp"):
+        if key in row and key in reference:
+            out["d_" + key] = row[key] - reference[key]
+    return out
+
+
+def fmt(value, kind="s"):
+    if value is None:
+        return ""
+    if kind == "s":
+        return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    if kind == "cls":
+        return f"{value:.4f}"
+    return f"{value:+.1e}" if value != 0 else "0"
+
+
+def markdown(results, info, command):
+    lines = [
+        f"Measured with `{command}` on {info['nproc']} cores ({info['cpu']}), Python {info['python']}, "
+        f"{info['threads']} BLAS/torch thread(s), load average {info['load_at_start']:.1f} at the start; "
+        "times in seconds (median of the warm repeats; cold: the first call in a fresh interpreter); "
+        "Δ: this row minus pyhf NumPy + SciPy.",
+        "",
+        "| pallet | engine | optimizer | build | fit cold | fit | hypotest | CLs_obs | CLs_exp | "
+        "max \\|Δ best fit\\| | Δ(−2 ln L) at best fit | ΔCLs_obs | ΔCLs_exp |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    notes = []
+    for likelihood, rows in results.items():
+        reference = next((r for r in rows if r.get("engine", "").endswith("numpy")
+                          and r.get("optimizer") == "scipy"), {})
+        for row in rows:
+            label = row.get("label", likelihood)
+            if "skipped" in row or "failed" in row:
+                why = row.get("skipped") or row.get("failed")
+                lines.append(f"| {label} | {row['what']} | | | | | | | | | | | |")
+                notes.append(f"{label}, {row['what']}: {why}")
+                continue
+            diff = agreement(row, reference) if row is not reference else {}
+            build = fmt(row["build"]) + (f" ({fmt(row['build_cold'])} cold)" if row["engine"].startswith("ROOT") else "")
+            lines.append(
+                f"| {label} | {row['engine']} | {row['optimizer']} | {build} | {fmt(row['fit_cold'])} | "
+                f"{fmt(row['fit'])} | {fmt(row.get('hypotest'))} | {fmt(row.get('cls_obs'), 'cls')} | "
+                f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'd')} | "
+                f"{fmt(diff.get('d2nll'), 'd')} | {fmt(diff.get('d_cls_obs'), 'd')} | "
+                f"{fmt(diff.get('d_cls_exp'), 'd')} |")
+            if "nll_spread" in row:
+                notes.append(f"{label}: ROOT NLL − pyhf NLL constant to {row['nll_spread']:.1e} "
+                             "over 20 random parameter points")
+    lines.append("")
+    lines.extend(f"- {note}" for note in notes)
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:
+        return worker(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="scripts/root-compare",
+        description="Time and compare pyhf (each backend, SciPy and Minuit) with ROOT's "
+        "HistFactory on the same pallets; print a Markdown table.")
+    parser.add_argument("--likelihood", action="append", dest="likelihoods",
+                        help=f"likelihood key (repeatable; default: {', '.join(DEFAULT_LIKELIHOODS)})")
+    parser.add_argument("--backend", action="append", dest="backends",
+                        help="pyhf backend (repeatable; default: every one installed here)")
+    parser.add_argument("--optimizer", action="append", dest="optimizers",
+                        help="pyhf optimizer (repeatable; default: scipy and minuit)")
+    parser.add_argument("--repeat", type=int, default=3, help="warm repeats per measurement (default 3)")
+    parser.add_argument("--no-hypotest", action="store_true", help="fits only")
+    parser.add_argument("--mirror", default=None,
+                        help=f"pallet mirror (default: $PYHF_BENCH_PALLET_MIRROR or {DEFAULT_MIRROR})")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per engine and pallet")
+    parser.add_argument("--json", help="also write the raw results here")
+    args = parser.parse_args(argv)
+    mirror = args.mirror or os.environ.get("PYHF_BENCH_PALLET_MIRROR") or (
+        str(DEFAULT_MIRROR) if DEFAULT_MIRROR.is_dir() else None)
+    if mirror:
+        os.environ["PYHF_BENCH_PALLET_MIRROR"] = mirror
+    import importlib.util
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.support import pyhf_compat
+
+    backends = args.backends or [b for b in PYHF_BACKENDS if not pyhf_compat.missing_libraries(b)]
+    optimizers = args.optimizers or list(OPTIMIZERS)
+    likelihoods = args.likelihoods or list(DEFAULT_LIKELIHOODS)
+    info = machine()
+    engines = [("root", "Minuit2")] if importlib.util.find_spec("ROOT") else []
+    if not engines:
+        print("ROOT is not installed in this environment: pyhf rows only", file=sys.stderr)
+    engines += [(backend, optimizer) for backend in backends for optimizer in optimizers]
+    results = {}
+    for likelihood in likelihoods:
+        rows = results.setdefault(likelihood, [])
+        for engine, optimizer in engines:
+            what = "ROOT" if engine == "root" else f"pyhf {engine} {optimizer}"
+            print(f"[{time.strftime('%H:%M:%S')}] {likelihood}: {what}", file=sys.stderr, flush=True)
+            row = run_worker(likelihood, engine, optimizer, args.repeat, not args.no_hypotest, args.timeout)
+            row["what"] = what
+            rows.append(row)
+    sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.support import pallets
+
+    for likelihood, rows in results.items():
+        for row in rows:
+            row["label"] = pallets.label(likelihood, pallets.signal_patch(likelihood))
+    command = "scripts/root-compare " + " ".join(argv)
+    info["finished_load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=1) + "\n")
+    print(markdown(results, info, command.strip()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
