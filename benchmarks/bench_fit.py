@@ -7,7 +7,7 @@ of function evaluations are tracked, so a change in the result or in the
 optimizer's path shows in history next to the time.
 """
 
-from .common import SUITE_SIZE, BackendBenchmark, SkipNotImplemented, with_params
+from .common import FIT_LIKELIHOODS, BackendBenchmark, SkipNotImplemented, with_params
 from .support import pallets, pyhf_compat
 from .support.backends import OPTIMIZERS
 
@@ -17,7 +17,7 @@ class MaximumLikelihoodFit(BackendBenchmark):
 
     params, param_names = with_params(
         BackendBenchmark, ["optimizer", "likelihood"],
-        [list(OPTIMIZERS), pallets.likelihoods(SUITE_SIZE)],
+        [list(OPTIMIZERS), FIT_LIKELIHOODS],
     )
     version = "1"
     repeat = (1, 5, 60.0)

@@ -9,7 +9,7 @@ the median expected CLs are tracked.
 
 from pathlib import Path
 
-from .common import SUITE_SIZE, BackendBenchmark, with_params
+from .common import FIT_LIKELIHOODS, BackendBenchmark, with_params
 from .support import pallets, pyhf_compat
 
 BENCHMARKS_PARENT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ class AsymptoticCLs(BackendBenchmark):
     """A CLs hypotest of a signal patch, per backend, device and pallet."""
 
     params, param_names = with_params(
-        BackendBenchmark, ["likelihood"], [pallets.likelihoods(SUITE_SIZE)]
+        BackendBenchmark, ["likelihood"], [FIT_LIKELIHOODS]
     )
     version = "1"
     repeat = (1, 5, 60.0)

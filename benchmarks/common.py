@@ -12,10 +12,15 @@ import os
 # there would be recorded as a failure (it is a skip only when raised in setup).
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .support import backends, threads
+from .support import backends, pallets, threads
 
 #: "quick" (CI, laptops) or "full" (GPU hosts): which pallets the suite runs on.
 SUITE_SIZE = os.environ.get("PYHF_BENCH_SIZE", "quick")
+
+#: Pallets the fitting benchmarks run on. generated/large (465 parameters) is for
+#: model-size scaling only: one numpy fit of it takes about 7 minutes (finite-difference
+#: gradients), so a hypotest would pass asv's timeout every night.
+FIT_LIKELIHOODS = [key for key in pallets.likelihoods(SUITE_SIZE) if key != "generated/large"]
 
 
 class BackendBenchmark:
@@ -39,7 +44,7 @@ class BackendBenchmark:
         return backends.wait_for_device(self.backend, result)
 
 
-__all__ = ["BackendBenchmark", "SkipNotImplemented", "SUITE_SIZE", "with_params"]
+__all__ = ["BackendBenchmark", "FIT_LIKELIHOODS", "SkipNotImplemented", "SUITE_SIZE", "with_params"]
 
 
 def with_params(base, names, values):
