@@ -166,6 +166,45 @@ def test_the_agreement_check_catches_a_missing_correction(correction):
     assert roofit.spread(roofit.nll_differences(root, data, points)) > 1e-3
 
 
+def edge_point(model, **values):
+    """pyhf's initial values with the named ROOT variables (alpha_*: every alpha) moved."""
+    pars = list(model.config.suggested_init())
+    for i, (_, _, root) in enumerate(roofit.parameter_names(model)):
+        for name, value in values.items():
+            if root == name or (name == "alpha_*" and root.startswith("alpha_")):
+                pars[i] = value
+    return pars
+
+
+@needs_root
+def test_constraints_are_not_normalised_over_a_range():
+    """At the parameter bounds ROOT's constraints, normalised over the global
+    observables' finite ranges, lose about 1e-6 of their mass; corrected, nothing."""
+    model, data = model_and_data()
+    points = [model.config.suggested_init(), edge_point(model, **{"alpha_*": 5.0, "Lumi": 1.085})]
+    corrected = roofit.build(model, data)
+    assert roofit.spread(roofit.nll_differences(corrected, data, points)) < 1e-9
+    ranged = roofit.build(model, data, corrections=roofit.CORRECTIONS - {"unbounded_global_observables"})
+    assert roofit.spread(roofit.nll_differences(ranged, data, points)) > 5e-7
+
+
+@needs_root
+def test_a_negative_sample_is_not_clipped_unless_pyhf_clips_it():
+    workspace = spec()
+    signal = workspace["channels"][0]["samples"][0]
+    signal["modifiers"].append(mod("histosys", "sig_shape", {"hi_data": [4.0, 6.5, 2.5],
+                                                            "lo_data": [1.0, 5.5, 1.5]}))
+    model, data = model_and_data(workspace)
+    # alpha = -2.5: the signal's first bin is 3 - 2.5 * 2 = -2 events, the bin total stays positive.
+    points = [model.config.suggested_init(), edge_point(model, alpha_sig_shape=-2.5)]
+    assert roofit.spread(roofit.nll_differences(roofit.build(model, data), data, points)) < 1e-9
+    clipping = roofit.build(model, data, corrections=roofit.CORRECTIONS - {"no_sample_clipping"})
+    assert roofit.spread(roofit.nll_differences(clipping, data, points)) > 1e-3
+    clipped_model, _ = model_and_data(workspace, clip_sample_data=0.0)
+    clipped = roofit.build(clipped_model, data)
+    assert roofit.spread(roofit.nll_differences(clipped, data, points)) < 1e-9
+
+
 @needs_root
 def test_fixed_parameters_and_auxdata_carry_over():
     workspace = spec()

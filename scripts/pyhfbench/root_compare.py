@@ -187,6 +187,8 @@ def fmt(value, kind="s"):
         return f"{value:.2f}" if value < 10 else f"{value:.1f}"
     if kind == "cls":
         return f"{value:.4f}"
+    if kind == "abs":
+        return f"{value:.1e}"
     return f"{value:+.1e}" if value != 0 else "0"
 
 
@@ -217,7 +219,7 @@ def markdown(results, info, command):
             lines.append(
                 f"| {label} | {row['engine']} | {row['optimizer']} | {build} | {fmt(row['fit_cold'])} | "
                 f"{fmt(row['fit'])} | {fmt(row.get('hypotest'))} | {fmt(row.get('cls_obs'), 'cls')} | "
-                f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'd')} | "
+                f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'abs')} | "
                 f"{fmt(diff.get('d2nll'), 'd')} | {fmt(diff.get('d_cls_obs'), 'd')} | "
                 f"{fmt(diff.get('d_cls_exp'), 'd')} |")
             if "nll_spread" in row:
