@@ -10,6 +10,7 @@ from the local mirror.
 """
 
 import concurrent.futures as cf
+import importlib.util
 import json
 import math
 import os
@@ -159,6 +160,13 @@ def test_summary_speedup_and_efficiencies():
     assert summary["efficiency_vs_workers"] == 1.0
     assert summary["efficiency_vs_capacity"] == 2.0 / 1.25
     assert scan.summarize(records, 4.0, 2)["speedup"] == 1.0  # no calibration: an idle core
+    before = {"single_s": 1.0, "parallel_s": 1.6, "capacity": 1.25, "single_share": 0.5,
+              "parallel_cores": 0.6, "workers": 2, "cores": 2}
+    after = dict(before, capacity=1.75, single_share=0.7)
+    combined = scan.combine_calibrations(before, after)
+    assert combined["capacity"] == 1.5 and math.isclose(combined["single_share"], 0.6)
+    assert combined["before"]["capacity"] == 1.25 and combined["after"]["capacity"] == 1.75
+    assert scan.combine_calibrations(before, None) is before
 
 
 def test_calibration_reference_is_fixed_work():
@@ -284,7 +292,7 @@ def test_ctrl_c_then_rerun_completes(sbottom, tmp_path):
     patches = QUICK + [pallets.patch_names(REGION_B)[150]]
     command = [sys.executable, str(REPO_ROOT / "scripts" / "scan"), "run", REGION_B,
                "--patches", *patches, "--executor", "processes", "--workers", "1",
-               "--no-calibrate", "--no-plot", "--output", str(path)]
+               "--no-plot", "--output", str(path)]
     # As from a terminal: SIGINT handled (a shell starting us in the background ignores it).
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -309,6 +317,10 @@ def test_ctrl_c_then_rerun_completes(sbottom, tmp_path):
     assert all(r["status"] == "ok" for r in document["records"])
     assert document["records"][:len(first)] == first  # kept, not re-run
     assert [run["status"] for run in document["runs"]] == ["interrupted", "complete"]
+    calibration = document["runs"][-1]["calibration"]  # before and after the scan, averaged
+    assert calibration["capacity"] == 1.0 and {"before", "after"} <= set(calibration)
+    assert document["runs"][-1]["efficiency_vs_capacity"] is not None
+    assert "speedup" in done.stdout and "calibration:" in done.stdout
 
 
 #: pyhf's regression test asks for rtol 1e-5; with pyhf 0.7.6, NumPy 2 and SciPy 1.17 the
@@ -334,3 +346,28 @@ def test_published_reference_cls_reproduced(sbottom):
             rtol = reference.get("rtol_exp", reference["rtol"])
             for got, want in zip(record["cls_exp"], reference["cls_exp"], strict=True):
                 assert math.isclose(got, want, rel_tol=rtol)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("parsl") is None,
+                    reason="parsl is not installed (not in requirements.txt)")
+def test_parsl_pool_executor(sbottom, tmp_path, monkeypatch):
+    """Parsl's ParslPoolExecutor (HighThroughputExecutor, 2 local workers) runs the scan as is."""
+    import parsl.concurrent as concurrent
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor
+    from parsl.providers import LocalProvider
+
+    # The worker pool is a new interpreter: it finds the task by its module name.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    config = Config(executors=[HighThroughputExecutor(
+        label="local", max_workers_per_node=2, cpu_affinity="none",
+        provider=LocalProvider(init_blocks=1, max_blocks=1))], run_dir=str(tmp_path / "runinfo"))
+    tasks = [(REGION_B, patch) for patch in QUICK + ["sbottom_9999_1_1"]]
+    with concurrent.ParslPoolExecutor(config) as pool:
+        parsl = scan.run_scan(tasks, pool, tmp_path / "parsl.json", workers=2)
+    assert (parsl["ok"], parsl["errors"], parsl["lost"]) == (2, 1, 0)
+    serial = run_real("serial", QUICK)
+    assert scan.compare_records(serial["records"], parsl["records"]) == []
+    assert os.getpid() not in {r["pid"] for r in parsl["records"]}

@@ -124,7 +124,8 @@ def run_patch(key, patch, backend="numpy", blas_threads=1):
     """
     record = {"key": key, "patch": patch, "backend": backend, "blas_threads": int(blas_threads),
               "worker": worker_name(), "host": socket.gethostname(), "pid": os.getpid()}
-    started, cpu_started = time.perf_counter(), time.process_time()
+    cpu_clock = _cpu_clock(backend, blas_threads)
+    started, cpu_started = time.perf_counter(), cpu_clock()
     stage = ["setup"]
     caught = []
     try:
@@ -136,10 +137,20 @@ def run_patch(key, patch, backend="numpy", blas_threads=1):
                       traceback=traceback.format_exc(limit=8))
     if caught:
         record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    record["cpu_s"] = time.process_time() - cpu_started
+    record["cpu_s"] = cpu_clock() - cpu_started
+    record["cpu_clock"] = cpu_clock.__name__
     record["task_s"] = time.perf_counter() - started
     record["finished"] = _now()
     return record
+
+
+def _cpu_clock(backend, blas_threads):
+    """The clock of a patch's CPU time: this thread's where all of the work runs in it
+    (numpy with one BLAS thread), so that a Dask worker's own threads (event loop,
+    heartbeats) are not counted; the whole process's otherwise (BLAS, XLA, torch pools)."""
+    if backend == "numpy" and int(blas_threads) == 1:
+        return time.thread_time
+    return time.process_time
 
 
 def _hypotest_patch(key, patch, backend, blas_threads, stage, record):
@@ -187,12 +198,12 @@ def prepare_worker(backend="numpy", blas_threads=1, keys=(), ignore_sigint=False
 # --- the calibration reference ----------------------------------------------------------------
 
 def reference_work(iterations=REFERENCE_ITERATIONS):
-    """A fixed CPU-bound pure-Python computation: (wall seconds, CPU seconds) it took here."""
-    started, cpu_started = time.perf_counter(), time.process_time()
+    """A fixed CPU-bound pure-Python computation: (wall seconds, CPU seconds of this thread)."""
+    started, cpu_started = time.perf_counter(), time.thread_time()
     total = 0
     for i in range(iterations):
         total = (total + i * i) % 1_000_003
-    return time.perf_counter() - started, time.process_time() - cpu_started
+    return time.perf_counter() - started, time.thread_time() - cpu_started
 
 
 def calibrate(executor, workers, iterations=REFERENCE_ITERATIONS, repeats=3):
@@ -409,7 +420,7 @@ class Results:
         self.runs = []
 
     @classmethod
-    def open(cls, path, spec):
+    def open(cls, path, spec, check=True):
         results = cls(path, spec)
         if results.path is None or not results.path.exists():
             return results
@@ -420,8 +431,10 @@ class Results:
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ScanError(f"{results.path}: not a scan results file (no format {FORMAT!r})")
         stored = document.get("spec", {})
+        if not check:
+            results.spec = stored
         differing = [name for name in ("task", "task_version", "poi", "test_stat", "backend")
-                     if stored.get(name) != spec.get(name)]
+                     if check and stored.get(name) != spec.get(name)]
         if differing:
             raise ScanError(
                 f"{results.path}: written by a scan with other settings "
@@ -619,10 +632,26 @@ def summarize(records, wall_s, workers, calibration=None):
     return summary
 
 
+def combine_calibrations(before, after):
+    """One calibration from those taken before and after a scan: the means of the
+    figures (the load of a shared machine drifts during a long scan), both kept."""
+    if not after:
+        return before
+    combined = dict(before)
+    for name in ("single_s", "parallel_s", "capacity", "single_share", "parallel_cores"):
+        combined[name] = (before[name] + after[name]) / 2
+    combined["before"] = {k: v for k, v in before.items() if k != "repeats"}
+    combined["after"] = {k: v for k, v in after.items() if k != "repeats"}
+    combined["repeats"] = before.get("repeats", []) + after.get("repeats", [])
+    combined["taken"] = "mean of before and after the scan"
+    return combined
+
+
 def scan(keys, patterns=None, sample=None, limit=None, results_path=None, executor="processes",
          workers=None, backend="numpy", blas_threads=None, scheduler=None, calibrate_first=True,
          retry_errors=False, on_record=None, on_start=None):
-    """Select patches, open an executor, calibrate it, run the scan; returns the summary.
+    """Select patches, open an executor, calibrate it, run the scan, calibrate again;
+    returns the summary (efficiencies against the mean of the two calibrations).
 
     ``on_start(tasks_todo, info)`` is called before the first task (for progress bars).
     """
@@ -635,9 +664,28 @@ def scan(keys, patterns=None, sample=None, limit=None, results_path=None, execut
         calibration = calibrate(info.executor, info.workers) if calibrate_first else None
         if on_start is not None:
             on_start(tasks, info)
-        return run_scan(tasks, info.executor, results_path, backend=backend,
-                        blas_threads=blas_threads, workers=info.workers, executor_label=info.label,
-                        retry_errors=retry_errors, calibration=calibration, on_record=on_record)
+        summary = run_scan(tasks, info.executor, results_path, backend=backend,
+                           blas_threads=blas_threads, workers=info.workers,
+                           executor_label=info.label, retry_errors=retry_errors,
+                           calibration=calibration, on_record=on_record)
+        if calibration is not None and summary["patches"]:
+            combined = combine_calibrations(calibration, calibrate(info.executor, info.workers))
+            summary.update(summarize(summary["records"], summary["wall_s"], info.workers, combined))
+            summary["calibration"] = combined
+            update_run(results_path, summary)
+        return summary
+
+
+def update_run(results_path, summary):
+    """Store a run's revised summary (records excluded) in its results file."""
+    if results_path is None:
+        return
+    results = Results.open(results_path, None, check=False)
+    for index, run in enumerate(results.runs):
+        if run.get("run") == summary["run"]:
+            results.runs[index] = {k: v for k, v in summary.items()
+                                   if k not in ("records", "results_path")}
+    results.save()
 
 
 # --- mass planes -------------------------------------------------------------------------------

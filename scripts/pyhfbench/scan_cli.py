@@ -88,13 +88,18 @@ def _pct(value):
 
 
 def format_calibration(calibration):
-    return (
+    text = (
         f"calibration: {calibration['workers']} copies of the CPU-bound reference run "
         f"{calibration['capacity']:.2f}x faster than one ({calibration['single_s']:.2f} s alone, "
         f"{calibration['parallel_s']:.2f} s for {calibration['workers']}; one process gets "
         f"{calibration['single_share']:.2f} of a core, {calibration['workers']} get "
         f"{calibration['parallel_cores']:.2f} cores; {calibration['cores']} cores reported)"
     )
+    if "before" in calibration:
+        text += (f"; mean of before ({calibration['before']['capacity']:.2f}x, share "
+                 f"{calibration['before']['single_share']:.2f}) and after the scan "
+                 f"({calibration['after']['capacity']:.2f}x, share {calibration['after']['single_share']:.2f})")
+    return text
 
 
 def format_measured(measured):
@@ -270,6 +275,11 @@ def cmd_run(args):
         reporter.start(todo, ", ".join(sorted({key for key, _ in tasks})))
 
     _interrupt_on_sigterm()
+    blas = args.blas_threads or int(os.environ.get("PYHF_BENCH_THREADS", "1"))
+    workers = 1 if args.executor == "serial" else (args.workers or os.cpu_count() or 1)
+    if not args.scheduler and workers * blas > (os.cpu_count() or 1):
+        print(f"warning: {workers} workers x {blas} BLAS threads exceed the {os.cpu_count()} cores: "
+              "the workers will compete for them (lower --workers or --blas-threads)", file=sys.stderr)
     if not args.no_calibrate:
         print("calibrating the executor with the CPU-bound reference ...", flush=True)
     try:
