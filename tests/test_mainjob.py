@@ -15,16 +15,17 @@ FIT = "bench_fit.MaximumLikelihoodFit.time_unconditional_fit({}, {}, 'scipy', 's
         ("'numpy'", "'cpu'", None, False, True),
         ("'jax'", "'gpu'", None, False, False),
         ("'jax'", "'gpu'", None, True, True),
-        ("'jax'", "'cpu'", "bench_model", False, False),
-        ("'jax'", "'cpu'", "bench_fit|bench_model", False, True),
-        ("'jax'", "'gpu'", "bench_fit", False, False),
+        ("'jax'", "'cpu'", ["bench_model"], False, False),
+        ("'jax'", "'cpu'", ["bench_fit|bench_model"], False, True),
+        ("'jax'", "'cpu'", ["bench_model", "bench_fit"], False, True),
+        ("'jax'", "'gpu'", ["bench_fit"], False, False),
     ],
 )
 def test_bench_selection_leaves_out_gpu_combinations_without_a_gpu(
     backend, device, user, gpu, selected
 ):
     name = FIT.format(backend, device)
-    regexes = mainjob.bench_selection(user, gpu)
+    regexes = mainjob.bench_selection(user or (), gpu)
     assert (not regexes or any(re.search(r, name) for r in regexes)) is selected
 
 
@@ -38,3 +39,30 @@ def test_local_repository_with_other_releases_is_not_reused(tmp_path, sdist_cach
     mainjob.ensure_local_repo(repo, ["0.7.6"])  # reused as it is
     with pytest.raises(mainjob.MainJobError, match="remove it to rebuild"):
         mainjob.ensure_local_repo(repo, ["0.7.5", "0.7.6"])
+
+
+def test_quick_suite_selects_a_slice_of_every_workload():
+    import importlib
+    import inspect
+    import itertools
+    import pkgutil
+
+    import benchmarks
+
+    selected, workloads = set(), set()
+    for info in pkgutil.iter_modules(benchmarks.__path__):
+        if not info.name.startswith("bench_") or info.name in ("bench_root", "bench_scan"):
+            continue
+        module = importlib.import_module(f"benchmarks.{info.name}")
+        workloads.add(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or cls.__name__.startswith("_"):
+                continue
+            for method in [m for m in dir(cls) if m.split("_")[0] in ("time", "track", "timeraw")]:
+                for combo in itertools.product(*getattr(cls, "params", [])):
+                    name = f"{info.name}.{cls.__name__}.{method}({', '.join(map(repr, combo))})"
+                    if any(re.search(r, name) for r in mainjob.QUICK_SUITE):
+                        selected.add(name)
+    assert {name.split(".")[0] for name in selected} == workloads
+    assert 40 < len(selected) < 150
+    assert not any("'gpu'" in name for name in selected)

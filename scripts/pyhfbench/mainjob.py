@@ -52,20 +52,43 @@ def ensure_local_repo(path, releases):
     localrepo.build_local_pyhf_repo(path, releases, WORK_DIR / "sdists")
 
 
+#: A representative slice of every workload (some 80 of the suite's 560 CPU
+#: combinations): the main job's default, and the quick suite of the pull-request
+#: workflow. asv matches each regex against "name(param, ...)".
+QUICK_SUITE = [
+    r"bench_baseline\.HypotestUncorrelatedBackground\.(time_hypotest|track_cls_obs)"
+    r"\('\w+', 'cpu', (1|50)\)",
+    r"bench_fit\.MaximumLikelihoodFit\.(time_unconditional_fit|track_twice_nll)"
+    r"\('(numpy|jax|pytorch)', 'cpu', 'scipy', ",
+    r"bench_hypotest\.AsymptoticCLs\.(time_hypotest_warm|track_cls_obs)"
+    r"\('(numpy|jax|pytorch)', 'cpu', '(sbottom/RegionB|staus)'\)",
+    r"bench_hypotest\.AsymptoticCLsColdStart\.timeraw_hypotest_cold"
+    r"\('(numpy|jax)', 'cpu', 'sbottom/RegionB'\)",
+    r"bench_model\.BuildModel\.time_build_model\('numpy', 'cpu', ",
+    r"bench_model\.BatchedLogpdf\.time_batched_logpdf\('(numpy|jax|pytorch)', 'cpu', '64b', (1|1000)\)",
+    r"bench_interpolation\.Interpolation\.time_tensorized\('(numpy|jax|pytorch)', 'cpu', '(0|4p)', 'medium'\)",
+    r"bench_interpolation\.Interpolation\.track_largest_difference_to_reference"
+    r"\('numpy', 'cpu', '\w+', 'medium'\)",
+    r"bench_threads\.",
+    r"bench_toys\.ToyBasedCLs\.time_toybased_hypotest\('numpy', 'cpu', ",
+    r"bench_utilization\.(FitCpuUtilization|SamplerCost)\.\w+\('numpy', 'cpu'",
+]
+
 #: Matches every benchmark and parameter combination that does not ask for a GPU.
 NO_GPU_COMBINATIONS = r"^(?!.*'gpu')"
 
 
-def bench_selection(user_regex=None, gpu_present=False):
+def bench_selection(user_regexes=(), gpu_present=False):
     """asv ``--bench`` regexes: the user's, without GPU combinations on a machine without one.
 
-    asv matches them against ``name(param, ...)``; combinations left out are
-    stored as n/a without starting a process each to find out there is no GPU.
+    asv matches them against ``name(param, ...)`` and runs what any of them
+    matches; combinations left out are stored as n/a without starting a process
+    each to find out there is no GPU.
     """
     if gpu_present:
-        return [user_regex] if user_regex else []
-    if user_regex:
-        return [f"{NO_GPU_COMBINATIONS}(?=.*(?:{user_regex}))"]
+        return list(user_regexes)
+    if user_regexes:
+        return [f"{NO_GPU_COMBINATIONS}(?=.*(?:{regex}))" for regex in user_regexes]
     return [NO_GPU_COMBINATIONS]
 
 
@@ -103,10 +126,13 @@ def main(argv=None):
                         help="local pallet mirror (default: ../shared/pallets if present)")
     parser.add_argument("--matrix", default="cpu", help="requirement preset of scripts/asvconf")
     parser.add_argument("--machine", help="asv machine name (default: this host's name)")
-    parser.add_argument("--bench", help="only benchmarks matching this regex")
+    parser.add_argument("--bench", action="append",
+                        help="only benchmarks matching this regex (repeatable; default: the quick suite)")
+    parser.add_argument("--all", action="store_true",
+                        help="the whole suite (some 560 benchmark processes per commit on a CPU host) "
+                        "instead of the quick suite")
     parser.add_argument("--full", action="store_true",
-                        help="asv's full sampling (default: --quick, one sample per benchmark; "
-                        "the suite starts some 560 benchmark processes per commit on a CPU host)")
+                        help="asv's full sampling (default: --quick, one sample per benchmark)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -128,7 +154,8 @@ def main(argv=None):
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
         if not args.full:
             run_args.append("--quick")
-        for regex in bench_selection(args.bench, gpu_present()):
+        selection = args.bench or ([] if args.all else QUICK_SUITE)
+        for regex in bench_selection(selection, gpu_present()):
             run_args += ["--bench", regex]
         # asv exits 2 when a benchmark fails; the summary below says which, so go on.
         command = [sys.executable, "-m", "asv", *run_args, "ALL", "--config", str(config)]
