@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import asv_index
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT_FOLDER = "report"
 LINK_ID = "pyhf-bench-report-link"
@@ -1134,12 +1136,7 @@ def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None)
 
 def add_link(index_html, href=f"{REPORT_FOLDER}/index.html"):
     """Put a link to the report on asv's index page (once)."""
-    index_html = Path(index_html)
-    if not index_html.is_file():
-        return False
-    text = index_html.read_text()
-    if LINK_ID in text:
-        return True
+    return asv_index.add_link(index_html, LINK_ID, href, "Backend comparison report", bottom=36)
     link = (f'<a id="{LINK_ID}" href="{href}" style="position:fixed;bottom:36px;right:12px;'
             'z-index:1000;background:#fff;padding:2px 6px;border:1px solid #ccc;'
             'font-family:sans-serif;font-size:90%">Backend comparison report</a>')

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
+from . import asv_index
+
 UTILIZATION_FOLDER = "utilization"
 EVENTS_FILE = "events.jsonl"
 LINK_ID = "pyhf-bench-utilization-link"
@@ -128,12 +130,8 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; font-si
 
 def _add_link(index_html):
     """Put a link to the utilization pages on asv's index page (once)."""
-    index_html = Path(index_html)
-    if not index_html.is_file():
-        return False
-    text = index_html.read_text()
-    if LINK_ID in text:
-        return True
+    return asv_index.add_link(index_html, LINK_ID, f"{UTILIZATION_FOLDER}/index.html",
+                              "Utilization time series", bottom=8)
     link = (f'<a id="{LINK_ID}" href="{UTILIZATION_FOLDER}/index.html" style="position:fixed;'
             'bottom:8px;right:12px;z-index:1000;background:#fff;padding:2px 6px;'
             'border:1px solid #ccc;font-family:sans-serif;font-size:90%">'
