@@ -14,8 +14,8 @@ speedup compares runs of the same environment taken one after the other:
 * ``track_patches_per_second``: patches done per second of wall time;
 * ``track_speedup``: patches per second over those with 1 worker of the same executor;
 * ``track_parallel_capacity``: the speedup N copies of a fixed CPU-bound
-  reference get over one, measured just before (on a shared or small machine
-  far below N: cores are not what they seem);
+  reference get over one, measured just before and just after the scan (the
+  mean; on a shared or small machine far below N: cores are not what they seem);
 * ``track_efficiency_vs_capacity``: speedup / capacity.
 
 The Dask rows need ``distributed`` in the environment (skipped, n/a, otherwise).
@@ -45,10 +45,12 @@ def measure_scan(executor, workers):
     tasks = scan_subset()
     blas_threads = threads.configured_threads()
     with scan.open_executor(executor, workers, "numpy", blas_threads, [SCAN_KEY]) as info:
-        calibration = scan.calibrate(info.executor, info.workers, repeats=1)
+        before = scan.calibrate(info.executor, info.workers, repeats=2)
         summary = scan.run_scan(tasks, info.executor, None, backend="numpy",
                                 blas_threads=blas_threads, workers=info.workers,
-                                executor_label=info.label, calibration=calibration)
+                                executor_label=info.label)
+        after = scan.calibrate(info.executor, info.workers, repeats=2)
+    calibration = scan.combine_calibrations(before, after)
     failed = [r for r in summary["records"] if r["status"] != "ok"]
     if failed:
         raise RuntimeError(f"{len(failed)} patches failed: {failed[0].get('error')}")

@@ -189,8 +189,11 @@ def plot(records, output, title=None):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
+    from matplotlib.lines import Line2D
+
     keys = sorted(points)
-    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 4.6), squeeze=False,
+                             constrained_layout=True)
     norm = LogNorm(vmin=1e-4, vmax=1.0)
     mappable = None
     for ax, key in zip(axes[0], keys):
@@ -204,10 +207,13 @@ def plot(records, output, title=None):
             mappable = ax.scatter(xs, ys, c=values, cmap="viridis", norm=norm, s=22,
                                   edgecolors="k", linewidths=0.3)
             _contours(ax, good)
+        handles = [Line2D([], [], color="red", linestyle="-", label=r"CL$_s$ = 0.05 observed"),
+                   Line2D([], [], color="red", linestyle="--", label=r"CL$_s$ = 0.05 expected")]
         if bad:
-            ax.scatter([p[0] for p in bad], [p[1] for p in bad], marker="x", c="red", s=30,
-                       label="failed / no CLs")
-            ax.legend(loc="upper left", fontsize=8)
+            handles.append(ax.scatter([p[0] for p in bad], [p[1] for p in bad], marker="x",
+                                      c="red", s=30, label="failed / no CLs"))
+        ax.legend(handles=handles, loc="upper left", fontsize=7)
+        _pad_limits(ax, [p[0] for p in points[key]], [p[1] for p in points[key]])
         ax.set_xlabel(labels[0])
         ax.set_ylabel(labels[1])
         ax.set_title(f"{key} ({len(points[key])} patches)", fontsize=10)
@@ -217,9 +223,17 @@ def plot(records, output, title=None):
         fig.suptitle(title, fontsize=10)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, dpi=110, bbox_inches="tight")
+    fig.savefig(output, dpi=110)
     plt.close(fig)
     return output
+
+
+def _pad_limits(ax, xs, ys, fraction=0.06):
+    """Axis limits with room around the points (contours pin the limits to the data)."""
+    for values, setter in ((xs, ax.set_xlim), (ys, ax.set_ylim)):
+        low, high = min(values), max(values)
+        pad = (high - low) * fraction or 1.0
+        setter(low - pad, high + pad)
 
 
 def _contours(ax, good):
