@@ -29,7 +29,7 @@ MATRIX_PRESETS = {
     # GPU hosts: CUDA builds of jax and torch, tensorflow with its CUDA extra.
     "cuda": {
         "numpy": [""], "scipy": [""], "iminuit": [""], "threadpoolctl": [""],
-        "psutil": [""], "nvidia-ml-py": [""], "matplotlib": [""],
+        "psutil": [""], "nvidia-ml-py": [""], "matplotlib": [""], "distributed": [""],
         "jax[cuda12]": [""], "torch": [""],
         "tensorflow[and-cuda]": ["2.21.0"], "tensorflow-probability": ["0.25.0"],
         "tf-keras": ["2.21.0"],
