@@ -106,3 +106,24 @@ def test_models_use_the_published_interpolation_codes():
     )
     model = pyhf_compat.model_from_workspace(workspace)
     assert model.config.modifier_settings == pyhf_compat.PUBLISHED_MODIFIER_SETTINGS
+
+
+def test_jax_backend_importing_the_removed_jax_config_module_is_a_skip(monkeypatch, tmp_path):
+    # pyhf v0.7.5's jax backend, as published, against the JAX installed here.
+    old_backend = tmp_path / "jax_backend.py"
+    old_backend.write_text("from jax.config import config\n\nconfig.update('jax_enable_x64', True)\n")
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name == "pyhf.tensor.jax_backend":
+            return importlib.util.spec_from_file_location(name, old_backend)
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(pyhf, "__version__", "0.7.5")
+    with pytest.raises(NotImplementedError, match="jax.config module, removed in JAX 0.4.25"):
+        pyhf_compat.require_backend("jax")
+
+
+def test_current_jax_backend_passes_the_jax_config_check():
+    pyhf_compat.require_backend("jax")

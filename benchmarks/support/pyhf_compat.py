@@ -19,10 +19,14 @@ Differences known and handled:
   ``legacy`` environment (numpy<2) of ``scripts/asvconf``.
 * ``calctype="toybased"`` up to v0.7.6 calls ``np.percentile(...,
   interpolation=...)``, removed in NumPy 2.
+* The jax backend up to v0.7.5 does ``from jax.config import config``, a
+  module JAX removed in 0.4.25 (v0.7.6 imports ``jax.config`` the new way).
+  Detected in the backend's source, so a patched old commit is handled too.
 """
 
 import importlib.util
 import re
+from pathlib import Path
 
 #: The tensor backends pyhf has had, and the libraries each one needs.
 BACKEND_LIBRARIES = {
@@ -112,6 +116,22 @@ def require_backend(backend):
     if missing:
         raise NotImplementedError(
             f"{backend} backend needs {', '.join(missing)}, not installed in this environment"
+        )
+    if backend == "jax":
+        require_jax_config_module_if_imported()
+
+
+def require_jax_config_module_if_imported():
+    """Refuse pyhf commits whose jax backend imports the ``jax.config`` module JAX removed."""
+    import pyhf
+
+    source = Path(importlib.util.find_spec("pyhf.tensor.jax_backend").origin).read_text()
+    if "from jax.config import" in source and importlib.util.find_spec("jax.config") is None:
+        import jax
+
+        raise NotImplementedError(
+            f"pyhf {pyhf.__version__}'s jax backend imports the jax.config module, removed in "
+            f"JAX 0.4.25 (installed: {jax.__version__}); use the legacy environment"
         )
 
 

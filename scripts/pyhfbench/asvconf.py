@@ -34,11 +34,12 @@ MATRIX_PRESETS = {
         "tensorflow[and-cuda]": ["2.21.0"], "tensorflow-probability": ["0.25.0"],
         "tf-keras": ["2.21.0"],
     },
-    # pyhf v0.6.0 to v0.7.2 call np.product, removed in NumPy 2.
+    # pyhf v0.6.0 to v0.7.2 call np.product, removed in NumPy 2; up to v0.7.5 the jax
+    # backend imports the jax.config module, removed in JAX 0.4.25.
     "legacy": {
         "numpy": ["1.26.4"], "scipy": ["1.13.1"], "iminuit": [""], "threadpoolctl": [""],
         "psutil": [""], "nvidia-ml-py": [""], "matplotlib": [""],
-        "jax": ["0.4.30"], "jaxlib": ["0.4.30"], "torch": ["2.13.0"],
+        "jax": ["0.4.23"], "jaxlib": ["0.4.23"], "torch": ["2.13.0"],
     },
 }
 
