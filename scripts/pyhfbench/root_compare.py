@@ -7,10 +7,13 @@ the code the benchmarks use (``benchmarks/support/roofit.py`` for ROOT,
 ``backends.activate`` and ``pyhf_compat.fit_with_details`` for pyhf):
 
 * build: ROOT workspace from the pyhf JSON, or pyhf model from workspace plus
-  patch (median of ``--repeat``; ROOT's first build, with its JIT, reported apart);
-* fit: unconditional MLE, first (cold, in this interpreter) and median warm;
+  patch (ROOT's first build, with its JIT, reported apart);
+* fit: unconditional MLE, first (cold, in this interpreter) and warm;
 * hypotest: asymptotic CLs at POI 1 with qtilde (pyhf ``hypotest``, RooStats
-  ``AsymptoticCalculator``), median warm, and CLs_obs and median CLs_exp;
+  ``AsymptoticCalculator``), warm, and CLs_obs and median CLs_exp;
+
+Warm times are the median of ``--repeat`` calls after the first, fewer (at
+least one) where they would take more than ``--budget`` seconds;
 * agreement with pyhf NumPy + SciPy: the largest best-fit parameter
   difference, pyhf's twice-NLL at this engine's best fit minus at the
   reference's, and the CLs differences; for ROOT also the spread of
@@ -46,6 +49,22 @@ def _timed(call):
     return result, time.perf_counter() - start
 
 
+#: Seconds of warm repeats allowed per measured quantity (set by --budget).
+BUDGET = 120.0
+
+
+def repeated(call, repeat, seconds_of=lambda result, wall: wall):
+    """[(result, seconds)]: one cold call, then up to ``repeat`` warm ones, fewer
+    (at least one) where they would take longer than BUDGET seconds."""
+    runs = [_timed(call)]
+    runs[0] = (runs[0][0], seconds_of(*runs[0]))
+    warm = max(1, min(repeat, int(BUDGET // max(runs[0][1], 1e-9))))
+    for _ in range(warm):
+        result, wall = _timed(call)
+        runs.append((result, seconds_of(result, wall)))
+    return runs
+
+
 def measure_root(likelihood, repeat, hypotest=True):
     from benchmarks.support import pallets, roofit
 
@@ -54,24 +73,26 @@ def measure_root(likelihood, repeat, hypotest=True):
     pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
     model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
     data = [float(x) for x in data]
-    builds = []
-    for _ in range(repeat + 1):
-        root = roofit.build(model, data)
-        builds.append(root.build_seconds)
-    fits = [roofit.fit(root) for _ in range(repeat + 1)]
+    builds = repeated(lambda: roofit.build(model, data), repeat, lambda root, _: root.build_seconds)
+    root = builds[-1][0]
+    fits = repeated(lambda: roofit.fit(root), repeat, lambda fit, _: fit.seconds)
+    last = fits[-1][0]
     out = {
         "engine": "ROOT " + roofit.root_version(), "optimizer": "Minuit2",
-        "build_cold": builds[0], "build": statistics.median(builds[1:]),
-        "fit_cold": fits[0].seconds, "fit": statistics.median(f.seconds for f in fits[1:]),
-        "bestfit": fits[-1].bestfit, "fit_status": fits[-1].status,
-        "twice_nll_pyhf": -2.0 * float(model.logpdf(fits[-1].bestfit, data)[0]),
+        "build_cold": builds[0][1], "build": statistics.median(s for _, s in builds[1:]),
+        "fit_cold": fits[0][1], "fit": statistics.median(s for _, s in fits[1:]),
+        "fit_repeats": len(fits) - 1,
+        "bestfit": last.bestfit, "fit_status": last.status,
+        "twice_nll_pyhf": -2.0 * float(model.logpdf(last.bestfit, data)[0]),
     }
     points, _ = roofit.random_points(model, data, count=20, seed=7)
     out["nll_spread"] = roofit.spread(roofit.nll_differences(root, data, points))
     if hypotest:
-        results = [_timed(lambda: roofit.hypotest(root)) for _ in range(repeat + 1)]
-        out["hypotest"] = statistics.median(seconds for _, seconds in results[1:])
-        out["cls_obs"], out["cls_exp"] = results[-1][0]
+        tests = repeated(lambda: roofit.hypotest(root), repeat)
+        out["hypotest_cold"] = tests[0][1]
+        out["hypotest"] = statistics.median(s for _, s in tests[1:])
+        out["hypotest_repeats"] = len(tests) - 1
+        out["cls_obs"], out["cls_exp"] = tests[-1][0]
     return out
 
 
@@ -84,8 +105,7 @@ def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
     threads.limit_threads(threads.configured_threads())
     workspace = pallets.load_workspace(likelihood)
     patch = pallets.load_patch(likelihood, pallets.signal_patch(likelihood))
-    builds = [_timed(lambda: pyhf_compat.model_from_workspace(workspace, [patch]))
-              for _ in range(repeat + 1)]
+    builds = repeated(lambda: pyhf_compat.model_from_workspace(workspace, [patch]), repeat)
     model = builds[-1][0]
     data = tensorlib.astensor(workspace.data(model))
 
@@ -94,12 +114,13 @@ def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
         backends.wait_for_device(backend, result[0])
         return result
 
-    fits = [_timed(one_fit) for _ in range(repeat + 1)]
+    fits = repeated(one_fit, repeat)
     (bestfit, twice_nll, _), _ = fits[-1]
     out = {
         "engine": f"pyhf {pyhf.__version__} {backend}", "optimizer": optimizer,
         "build_cold": builds[0][1], "build": statistics.median(s for _, s in builds[1:]),
         "fit_cold": fits[0][1], "fit": statistics.median(s for _, s in fits[1:]),
+        "fit_repeats": len(fits) - 1,
         "bestfit": [float(x) for x in tensorlib.tolist(bestfit)],
         "twice_nll": float(twice_nll),
     }
@@ -110,8 +131,10 @@ def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
             backends.wait_for_device(backend, result[0])
             return result
 
-        tests = [_timed(one_test) for _ in range(repeat + 1)]
+        tests = repeated(one_test, repeat)
+        out["hypotest_cold"] = tests[0][1]
         out["hypotest"] = statistics.median(s for _, s in tests[1:])
+        out["hypotest_repeats"] = len(tests) - 1
         out["cls_obs"], out["cls_exp"] = (float(x) for x in tests[-1][0])
     return out
 
@@ -119,8 +142,9 @@ def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
 def worker(argv):
     """Entry point of the child interpreter: one engine, one pallet; JSON on the last line."""
     sys.path.insert(0, str(REPO_ROOT))
-    likelihood, engine, optimizer, repeat, hypotest = argv
-    repeat, hypotest = int(repeat), hypotest == "1"
+    global BUDGET
+    likelihood, engine, optimizer, repeat, hypotest, budget = argv
+    repeat, hypotest, BUDGET = int(repeat), hypotest == "1", float(budget)
     try:
         if engine == "root":
             out = measure_root(likelihood, repeat, hypotest)
@@ -132,9 +156,9 @@ def worker(argv):
     return 0
 
 
-def run_worker(likelihood, engine, optimizer, repeat, hypotest, timeout):
+def run_worker(likelihood, engine, optimizer, repeat, hypotest, timeout, budget=BUDGET):
     command = [sys.executable, "-m", "pyhfbench.root_compare", "--worker",
-               likelihood, engine, optimizer, str(repeat), "1" if hypotest else "0"]
+               likelihood, engine, optimizer, str(repeat), "1" if hypotest else "0", str(budget)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO_ROOT / "scripts"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
     try:
@@ -196,8 +220,9 @@ def markdown(results, info, command):
     lines = [
         f"Measured with `{command}` on {info['nproc']} cores ({info['cpu']}), Python {info['python']}, "
         f"{info['threads']} BLAS/torch thread(s), load average {info['load_at_start']:.1f} at the start; "
-        "times in seconds (median of the warm repeats; cold: the first call in a fresh interpreter); "
-        "Δ: this row minus pyhf NumPy + SciPy.",
+        f"times in seconds, warm: median of up to {info.get('repeat', '?')} calls after the first "
+        f"(fewer where they would exceed {info.get('budget', '?')} s), cold: the first call in a fresh "
+        "interpreter; Δ: this row minus pyhf NumPy + SciPy.",
         "",
         "| pallet | engine | optimizer | build | fit cold | fit | hypotest | CLs_obs | CLs_exp | "
         "max \\|Δ best fit\\| | Δ(−2 ln L) at best fit | ΔCLs_obs | ΔCLs_exp |",
@@ -222,6 +247,11 @@ def markdown(results, info, command):
                 f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'abs')} | "
                 f"{fmt(diff.get('d2nll'), 'd')} | {fmt(diff.get('d_cls_obs'), 'd')} | "
                 f"{fmt(diff.get('d_cls_exp'), 'd')} |")
+            short = [f"{row[key]} warm {what}" for key, what in
+                     (("fit_repeats", "fits"), ("hypotest_repeats", "hypotests"))
+                     if row.get(key) is not None and row[key] < info.get("repeat", 0)]
+            if short:
+                notes.append(f"{label}, {row['what']}: {', '.join(short)} (time budget)")
             if "nll_spread" in row:
                 notes.append(f"{label}: ROOT NLL − pyhf NLL constant to {row['nll_spread']:.1e} "
                              "over 20 random parameter points")
@@ -248,8 +278,12 @@ def main(argv=None):
     parser.add_argument("--no-hypotest", action="store_true", help="fits only")
     parser.add_argument("--mirror", default=None,
                         help=f"pallet mirror (default: $PYHF_BENCH_PALLET_MIRROR or {DEFAULT_MIRROR})")
+    parser.add_argument("--budget", type=float, default=BUDGET,
+                        help=f"seconds of warm repeats per quantity; fewer repeats (at least one) "
+                        f"where they would take longer (default {BUDGET:.0f})")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per engine and pallet")
-    parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--json", help="also write the raw results here, after every measurement; "
+                        "rows already in it are kept, not measured again (resume)")
     args = parser.parse_args(argv)
     mirror = args.mirror or os.environ.get("PYHF_BENCH_PALLET_MIRROR") or (
         str(DEFAULT_MIRROR) if DEFAULT_MIRROR.is_dir() else None)
@@ -264,19 +298,33 @@ def main(argv=None):
     optimizers = args.optimizers or list(OPTIMIZERS)
     likelihoods = args.likelihoods or list(DEFAULT_LIKELIHOODS)
     info = machine()
+    info.update(repeat=args.repeat, budget=args.budget)
     engines = [("root", "Minuit2")] if importlib.util.find_spec("ROOT") else []
     if not engines:
         print("ROOT is not installed in this environment: pyhf rows only", file=sys.stderr)
     engines += [(backend, optimizer) for backend in backends for optimizer in optimizers]
+    done = {}
+    if args.json and Path(args.json).is_file():
+        saved = json.loads(Path(args.json).read_text())
+        info = saved.get("machine", info)
+        done = {(lik, row["what"]): row for lik, rows in saved["results"].items() for row in rows
+                if "failed" not in row}
     results = {}
     for likelihood in likelihoods:
         rows = results.setdefault(likelihood, [])
         for engine, optimizer in engines:
             what = "ROOT" if engine == "root" else f"pyhf {engine} {optimizer}"
+            if (likelihood, what) in done:
+                rows.append(done[(likelihood, what)])
+                continue
             print(f"[{time.strftime('%H:%M:%S')}] {likelihood}: {what}", file=sys.stderr, flush=True)
-            row = run_worker(likelihood, engine, optimizer, args.repeat, not args.no_hypotest, args.timeout)
+            row = run_worker(likelihood, engine, optimizer, args.repeat, not args.no_hypotest,
+                             args.timeout, args.budget)
             row["what"] = what
+            row["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
             rows.append(row)
+            if args.json:
+                Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=1) + "\n")
     sys.path.insert(0, str(REPO_ROOT))
     from benchmarks.support import pallets
 
@@ -284,7 +332,6 @@ def main(argv=None):
         for row in rows:
             row["label"] = pallets.label(likelihood, pallets.signal_patch(likelihood))
     command = "scripts/root-compare " + " ".join(argv)
-    info["finished_load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=1) + "\n")
     print(markdown(results, info, command.strip()))
