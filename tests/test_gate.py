@@ -332,7 +332,7 @@ def test_markdown_and_json_reports_have_what_a_maintainer_needs(writer, tmp_path
     slow = writer.commit("slow", good_values(time_center=(0.020, 0.050), seed=3))
     run(writer, [slow], tmp_path, commit_url="https://github.com/scikit-hep/pyhf/commit/")
     text = (tmp_path / "reports" / "regressions.md").read_text()
-    assert "| benchmark | parameters | before | after | ratio | p-value | commits |" in text
+    assert "| benchmark | parameters | before | after | ratio | p-value | commits | note |" in text
     assert "backend=numpy, n_bins=1" in text
     assert re.search(r"\| 10\.0\d*±[\d.]+ms, min 9\.\d+ms \(n=10\) \| "
                      r"(19\.9|20\.0)\d*±[\d.]+ms, min 19\.\d+ms \(n=10\) \|", text), text
@@ -384,3 +384,17 @@ def test_cli_exit_codes(writer, tmp_path, capsys):
                       str(tmp_path / "out2"), "--quiet"]) == 2
     assert json.loads((tmp_path / "out2" / "regressions.json").read_text())["status"] == "broken"
     assert "gate:" in capsys.readouterr().err
+
+
+def test_side_by_side_confirmation_needs_the_ratio_again_at_a_looser_p(tmp_path):
+    from pyhfbench.results import Measurement
+
+    def m(center, seed):
+        samples = tuple(samples_around(center, n=20, spread=0.2, seed=seed))
+        return Measurement(TIME, ("'numpy'", "1"), sorted(samples)[10], None, samples, "1")
+
+    rule = gate.Rule(threshold=0.25)
+    confirmed, ratio, p = gate.confirm_pair(m(0.010, 1), m(0.016, 2), rule)
+    assert confirmed and ratio > 1.25 and p < 0.05
+    confirmed, ratio, _ = gate.confirm_pair(m(0.010, 1), m(0.0105, 2), rule)
+    assert not confirmed and ratio < 1.25

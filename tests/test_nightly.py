@@ -202,3 +202,18 @@ def test_mirror_is_cloned_then_fetched_and_release_tags_are_found(tmp_path):
     assert run.update_mirror() == git("rev-parse", "HEAD")  # fetched, not cloned again
     assert run.branch_commits()[0] == git("rev-parse", "HEAD")
     assert len(run.branch_commits()) == 3
+
+
+def test_results_are_committed_only_in_their_own_checkout(tmp_path):
+    checkout = tmp_path / "results-branch"
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=results", str(checkout)], check=True)
+    run = make_nightly(tmp_path, "--results-dir", str(checkout / "results"))
+    ResultsWriter(run.results_dir).commit("a", good_values())
+    assert run.commit_results(["a" * 40])
+    log = subprocess.run(["git", "-C", str(checkout), "log", "--format=%s", "--name-only"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "Results of box: 1 commit(s) aaaaaaaa" in log and "results/box/" in log
+    assert not run.commit_results([])  # nothing new: no empty commit
+    inside = make_nightly(tmp_path, "--results-dir", str(REPO_ROOT / "results" / "no-such"))
+    with pytest.raises(nightly.NightlyError, match="separate checkout"):
+        inside.commit_results([])

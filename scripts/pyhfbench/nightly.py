@@ -457,9 +457,17 @@ class Nightly:
         self.log(f"published {self.html_dir} -> {target}")
 
     def commit_results(self, commits):
-        top = git(self.results_dir, "rev-parse", "--show-toplevel", check=False)
+        probe = self.results_dir
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        top = git(probe, "rev-parse", "--show-toplevel", check=False)
         if top.returncode != 0:
-            raise NightlyError(f"--commit-results: {self.results_dir} is not in a git work tree")
+            raise NightlyError(f"--commit-results: {self.results_dir} is not in a git work tree "
+                               "(check out the results branch there, e.g. git worktree add)")
+        if Path(top.stdout.strip()).resolve() == REPO_ROOT.resolve():
+            raise NightlyError("--commit-results: the results folder is inside the benchmark "
+                               "checkout itself; use a separate checkout of the results branch "
+                               "(git worktree add ../results-branch results)")
         git(self.results_dir, "add", "--all", "--", ".", log=self.log)
         staged = git(self.results_dir, "diff", "--cached", "--quiet", "--", ".", check=False)
         if staged.returncode == 0:
@@ -527,7 +535,8 @@ class Nightly:
         bench = ["^" + re.escape(label) + "$" for label in labels]
         self.log(f"confirming {len(slower)} slowdown(s): re-measuring {len(commits)} commits "
                  "side by side")
-        rc = self.run_asv(confirm_config, commits, scratch, bench, interleave=True)
+        rc = self.run_asv(confirm_config, commits, scratch, bench, interleave=True,
+                          extra=["-a", f"rounds={self.args.confirm_rounds}"])
         try:
             if rc not in (0, 2):
                 self.log(f"confirmation run failed ({rc}); findings kept unconfirmed")
@@ -545,18 +554,18 @@ class Nightly:
                 if not (mb and ma and mb.state == ma.state == resultslib.OK):
                     f.detail += "; confirmation could not measure the pair (kept)"
                     continue
-                check = gatelib.Gate(rules)
-                check.judge_time(f.commit, f.env_name, ma, [(f.baseline_commit, mb)],
-                                 rules.for_label(f.label))
-                repeated = [x for x in check.findings if x.kind == "slower"]
-                ratio = (gatelib.statistic_of(ma, rules.for_label(f.label)) /
-                         gatelib.statistic_of(mb, rules.for_label(f.label)))
-                if repeated:
-                    f.detail += f"; confirmed side by side (x{ratio:.2f})"
+                confirmed, ratio, p = gatelib.confirm_pair(mb, ma, rules.for_label(f.label))
+                f.confirmation = {"before": gatelib._summary(mb), "after": gatelib._summary(ma),
+                                  "ratio": ratio, "p_value": p, "confirmed": confirmed}
+                rule = rules.for_label(f.label)
+                shown = f"{rule.confirm_statistic} x{ratio:.2f}" + (
+                    "" if p is None else f", p={p:.2g}")
+                if confirmed:
+                    f.detail += f"; confirmed side by side ({shown})"
                 else:
                     report.findings.remove(f)
                     f.kind = "unconfirmed"
-                    f.detail += f"; NOT confirmed side by side (x{ratio:.2f}): noise"
+                    f.detail += f"; NOT confirmed side by side ({shown}): noise"
                     report.info.append(f)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -788,6 +797,9 @@ def build_parser():
     p.add_argument("--threshold", type=float, help="default time_ threshold of the gate")
     p.add_argument("--no-confirm", dest="confirm", action="store_false",
                    help="do not re-measure flagged slowdowns side by side")
+    p.add_argument("--confirm-rounds", type=int, default=4, metavar="N",
+                   help="asv rounds of the side-by-side confirmation, interleaved between the "
+                   "two commits (default 4: twice asv's default, for more samples)")
     p.add_argument("--commit-url", help="prefix of commit links in the report")
     p.add_argument("--remeasure", type=int, default=0, metavar="N",
                    help="afterwards measure the newest N stored commits again and gate them "
