@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,15 +153,33 @@ def test_html_is_swapped_in_one_rename(tmp_path):
 
 
 def test_machine_name_carries_the_gpu_model(tmp_path, monkeypatch):
+    from benchmarks.support import monitor
+
+    assert nightly.default_machine_name() == monitor.propose_machine_name()
+    # Where the suite's NVML naming cannot be used, nvidia-smi names the GPU.
     fake = tmp_path / "bin"
     fake.mkdir()
     smi = fake / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3'\n")
     smi.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
-    assert nightly.default_machine_name().endswith("-nvidia-h100-80gb-hbm3")
+    assert nightly.smi_machine_name().endswith("-h100-80gb-hbm3")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert nightly.default_machine_name().endswith("-cpu")
+    assert nightly.smi_machine_name().endswith("-cpu")
+
+
+def test_bench_selection_leaves_gpu_combinations_out_on_a_cpu_host(monkeypatch):
+    from pyhfbench import mainjob
+
+    monkeypatch.setattr(mainjob, "gpu_present", lambda: False)
+    (regex,) = nightly.bench_regexes([r"time_hypotest\('numpy'"])
+    label = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"
+    assert re.search(regex, f"{label}('numpy', 'cpu', 10)")
+    assert not re.search(regex, f"{label}('numpy', 'gpu', 10)")
+    assert not re.search(regex, f"{label}('jax', 'cpu', 10)")
+    assert len(nightly.bench_regexes(quick_suite=True)) == len(mainjob.QUICK_SUITE)
+    monkeypatch.setattr(mainjob, "gpu_present", lambda: True)
+    assert nightly.bench_regexes([r"x"]) == [r"x"] and nightly.bench_regexes() == []
 
 
 def test_scripts_are_thin_executables():

@@ -161,10 +161,36 @@ def slug(text):
 
 
 def default_machine_name():
-    """``<host>-<gpu model>`` on GPU hosts (``box-nvidia-h100-80gb-hbm3``), else ``<host>-cpu``."""
+    """``<host>-<gpu model>`` on GPU hosts (``node7-h100-80gb-hbm3``), else ``<host>-cpu``.
+
+    The suite's own naming (``benchmarks/support/monitor.py``, through NVML), as
+    ``scripts/main-job`` uses; ``nvidia-smi`` where that cannot be imported.
+    """
+    try:
+        from . import mainjob
+
+        return mainjob.asvconf_machine_name()
+    except Exception:
+        return smi_machine_name()
+
+
+def smi_machine_name():
     host = slug(socket.gethostname().split(".")[0]) or "host"
     gpu = gpu_model()
-    return f"{host}-{slug(gpu)}" if gpu else f"{host}-cpu"
+    return f"{host}-{re.sub(r'^nvidia-', '', slug(gpu))}" if gpu else f"{host}-cpu"
+
+
+def bench_regexes(user_bench=(), quick_suite=False):
+    """asv ``--bench`` regexes: the user's (or the quick suite), without GPU combinations on a host
+    without a GPU (they would only be skipped, one process each), as ``scripts/main-job`` does."""
+    from . import mainjob
+
+    selection = list(user_bench or ()) or (list(mainjob.QUICK_SUITE) if quick_suite else [])
+    try:
+        gpu = mainjob.gpu_present()
+    except Exception:
+        gpu = gpu_model() is not None
+    return mainjob.bench_selection(selection, gpu)
 
 
 # --------------------------------------------------------------------------- the lock
@@ -249,6 +275,7 @@ class Nightly:
         self.staging = self.workdir / "staging"
         self.journal_path = self.workdir / "journal.json"
         self.machine = args.machine or default_machine_name()
+        self.bench = bench_regexes(args.bench, args.quick_suite)
         self.commit_url = args.commit_url or committed.get("show_commit_url")
         self.machine_file = str(Path(args.machine_file).resolve()) if args.machine_file else "-"
         self.started = time.monotonic()
@@ -516,7 +543,7 @@ class Nightly:
     def gate(self, commits, rules, config):
         report = gatelib.run_gate(
             self.results_dir, self.machine, commits=commits, repo=self.mirror,
-            branch=self.args.branch, bench=self.args.bench, rules=rules,
+            branch=self.args.branch, bench=self.bench, rules=rules,
             report_dir=self.report_dir, commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL,
             write=False,
         )
@@ -579,16 +606,16 @@ class Nightly:
             return None
         scratch = self.workdir / f"remeasure-{stamp()}"
         config = self.write_config("remeasure", scratch)
-        rc = self.run_asv(config, ordered, scratch, self.args.bench)
+        rc = self.run_asv(config, ordered, scratch, self.bench)
         if rc not in (0, 2):
             raise NightlyError(f"asv run for --remeasure failed ({rc})")
         report = gatelib.run_gate(
             scratch, self.machine, commits=ordered, repo=self.mirror, branch=self.args.branch,
-            bench=self.args.bench, rules=rules, report_dir=self.report_dir / "remeasure",
+            bench=self.bench, rules=rules, report_dir=self.report_dir / "remeasure",
             commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL,
             baseline_results_dir=self.results_dir,
         )
-        spread = gatelib.spread(self.results_dir, scratch, self.machine, ordered, self.args.bench)
+        spread = gatelib.spread(self.results_dir, scratch, self.machine, ordered, self.bench)
         atomic_write_json(self.report_dir / "remeasure" / "spread.json", spread)
         self.log(f"--remeasure: {report.status}, {len(report.findings)} findings; run-to-run "
                  f"spread (after/before) of medians {spread['median_ratio_range']}, of minima "
@@ -643,7 +670,7 @@ class Nightly:
             self.save_journal(pending=to_gate, running=True, interleave=args.interleave_rounds,
                               started_at=utcnow().isoformat(timespec="seconds"))
             self.log(f"benchmarking {len(to_run)} commit(s): {' '.join(c[:8] for c in to_run)}")
-            asv_rc = self.run_asv(config, to_run, self.staging, args.bench,
+            asv_rc = self.run_asv(config, to_run, self.staging, self.bench,
                                   interleave=args.interleave_rounds)
             self.save_journal(running=False)
             self.harvest()
@@ -768,7 +795,8 @@ def build_parser():
     p.add_argument("--machine", help="asv machine name (default: <host>-<GPU model> or <host>-cpu)")
     p.add_argument("--machine-file", help="asv machine file instead of ~/.asv-machine.json")
     p.add_argument("--bench", action="append", metavar="REGEX",
-                   help="only benchmarks matching (repeatable; passed to asv and to the gate)")
+                   help="only benchmarks whose name(params) match (repeatable; passed to asv and "
+                   "to the gate; on a host without a GPU, GPU combinations are left out)")
     p.add_argument("--matrix", help="requirement preset of scripts/asvconf (default: asv.conf.json's)")
     p.add_argument("--workdir", default=str(DEFAULT_WORKDIR), help="default: .asv/nightly")
     p.add_argument("--results-dir", help=f"default: {committed['results_dir']}/")
@@ -781,6 +809,9 @@ def build_parser():
                    help="benchmark at most the newest N new commits (default 10)")
     p.add_argument("--backfill-tags", action="store_true",
                    help="also benchmark release tags on the branch that have no results")
+    p.add_argument("--quick-suite", action="store_true",
+                   help="without --bench: only scripts/main-job's quick suite (a slice of every "
+                   "workload), the pull-request workflow's selection")
     p.add_argument("--quick", action="store_true", help="asv --quick: one sample each (smoke test)")
     p.add_argument("--interleave-rounds", action="store_true",
                    help="interleave asv rounds across commits (an interrupted run then "
