@@ -63,7 +63,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import asvconf
+from . import asvconf, dashboard
 from . import gate as gatelib
 from . import results as resultslib
 
@@ -477,6 +477,10 @@ class Nightly:
         if rc != 0 or not (target / "index.html").is_file():
             shutil.rmtree(target, ignore_errors=True)
             raise NightlyError(f"asv publish failed ({rc})")
+        try:
+            dashboard.add_project_pages(self.results_dir, target, self.machine)
+        except Exception as err:  # the asv dashboard is still worth publishing without them
+            self.log(f"report and utilization pages not added: {type(err).__name__}: {err}")
         swap_symlink(self.html_dir, target)
         for old in versions.iterdir():
             if old != target:
