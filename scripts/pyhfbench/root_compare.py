@@ -65,7 +65,7 @@ def repeated(call, repeat, seconds_of=lambda result, wall: wall):
     return runs
 
 
-def measure_root(likelihood, repeat, hypotest=True):
+def measure_root(likelihood, repeat, part="fit"):
     from benchmarks.support import pallets, roofit
 
     import pyhf
@@ -73,6 +73,12 @@ def measure_root(likelihood, repeat, hypotest=True):
     pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
     model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
     data = [float(x) for x in data]
+    if part == "hypotest":
+        root = roofit.build(model, data)
+        tests = repeated(lambda: roofit.hypotest(root), repeat)
+        cls_obs, cls_exp = tests[-1][0]
+        return {"hypotest_cold": tests[0][1], "hypotest": statistics.median(s for _, s in tests[1:]),
+                "hypotest_repeats": len(tests) - 1, "cls_obs": cls_obs, "cls_exp": cls_exp}
     builds = repeated(lambda: roofit.build(model, data), repeat, lambda root, _: root.build_seconds)
     root = builds[-1][0]
     fits = repeated(lambda: roofit.fit(root), repeat, lambda fit, _: fit.seconds)
@@ -87,16 +93,10 @@ def measure_root(likelihood, repeat, hypotest=True):
     }
     points, _ = roofit.random_points(model, data, count=20, seed=7)
     out["nll_spread"] = roofit.spread(roofit.nll_differences(root, data, points))
-    if hypotest:
-        tests = repeated(lambda: roofit.hypotest(root), repeat)
-        out["hypotest_cold"] = tests[0][1]
-        out["hypotest"] = statistics.median(s for _, s in tests[1:])
-        out["hypotest_repeats"] = len(tests) - 1
-        out["cls_obs"], out["cls_exp"] = tests[-1][0]
     return out
 
 
-def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
+def measure_pyhf(likelihood, backend, optimizer, repeat, part="fit"):
     from benchmarks.support import backends, pallets, pyhf_compat, threads
 
     import pyhf
@@ -105,6 +105,20 @@ def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
     threads.limit_threads(threads.configured_threads())
     workspace = pallets.load_workspace(likelihood)
     patch = pallets.load_patch(likelihood, pallets.signal_patch(likelihood))
+    if part == "hypotest":
+        model = pyhf_compat.model_from_workspace(workspace, [patch])
+        data = tensorlib.astensor(workspace.data(model))
+
+        def one_test():
+            result = pyhf.infer.hypotest(1.0, data, model, return_expected=True,
+                                         **pyhf_compat.test_stat_kwargs("qtilde"))
+            backends.wait_for_device(backend, result[0])
+            return result
+
+        tests = repeated(one_test, repeat)
+        cls_obs, cls_exp = (float(x) for x in tests[-1][0])
+        return {"hypotest_cold": tests[0][1], "hypotest": statistics.median(s for _, s in tests[1:]),
+                "hypotest_repeats": len(tests) - 1, "cls_obs": cls_obs, "cls_exp": cls_exp}
     builds = repeated(lambda: pyhf_compat.model_from_workspace(workspace, [patch]), repeat)
     model = builds[-1][0]
     data = tensorlib.astensor(workspace.data(model))
@@ -124,41 +138,30 @@ def measure_pyhf(likelihood, backend, optimizer, repeat, hypotest=True):
         "bestfit": [float(x) for x in tensorlib.tolist(bestfit)],
         "twice_nll": float(twice_nll),
     }
-    if hypotest:
-        def one_test():
-            result = pyhf.infer.hypotest(1.0, data, model, return_expected=True,
-                                         **pyhf_compat.test_stat_kwargs("qtilde"))
-            backends.wait_for_device(backend, result[0])
-            return result
-
-        tests = repeated(one_test, repeat)
-        out["hypotest_cold"] = tests[0][1]
-        out["hypotest"] = statistics.median(s for _, s in tests[1:])
-        out["hypotest_repeats"] = len(tests) - 1
-        out["cls_obs"], out["cls_exp"] = (float(x) for x in tests[-1][0])
     return out
 
 
 def worker(argv):
-    """Entry point of the child interpreter: one engine, one pallet; JSON on the last line."""
+    """Entry point of the child interpreter: one engine, one pallet, one part (fit or
+    hypotest, so that a slow hypotest cannot lose the fit numbers); JSON on the last line."""
     sys.path.insert(0, str(REPO_ROOT))
     global BUDGET
-    likelihood, engine, optimizer, repeat, hypotest, budget = argv
-    repeat, hypotest, BUDGET = int(repeat), hypotest == "1", float(budget)
+    likelihood, engine, optimizer, repeat, part, budget = argv
+    repeat, BUDGET = int(repeat), float(budget)
     try:
         if engine == "root":
-            out = measure_root(likelihood, repeat, hypotest)
+            out = measure_root(likelihood, repeat, part)
         else:
-            out = measure_pyhf(likelihood, engine, optimizer, repeat, hypotest)
+            out = measure_pyhf(likelihood, engine, optimizer, repeat, part)
     except NotImplementedError as err:
         out = {"skipped": str(err)}
     print("\n" + json.dumps(out), flush=True)
     return 0
 
 
-def run_worker(likelihood, engine, optimizer, repeat, hypotest, timeout, budget=BUDGET):
+def run_worker(likelihood, engine, optimizer, repeat, part, timeout, budget=BUDGET):
     command = [sys.executable, "-m", "pyhfbench.root_compare", "--worker",
-               likelihood, engine, optimizer, str(repeat), "1" if hypotest else "0", str(budget)]
+               likelihood, engine, optimizer, str(repeat), part, str(budget)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO_ROOT / "scripts"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
     try:
@@ -240,10 +243,11 @@ def markdown(results, info, command):
                 notes.append(f"{label}, {row['what']}: {why}")
                 continue
             diff = agreement(row, reference) if row is not reference else {}
+            hypotest = fmt(row.get("hypotest")) if "hypotest_failed" not in row else "n/a"
             build = fmt(row["build"]) + (f" ({fmt(row['build_cold'])} cold)" if row["engine"].startswith("ROOT") else "")
             lines.append(
                 f"| {label} | {row['engine']} | {row['optimizer']} | {build} | {fmt(row['fit_cold'])} | "
-                f"{fmt(row['fit'])} | {fmt(row.get('hypotest'))} | {fmt(row.get('cls_obs'), 'cls')} | "
+                f"{fmt(row['fit'])} | {hypotest} | {fmt(row.get('cls_obs'), 'cls')} | "
                 f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'abs')} | "
                 f"{fmt(diff.get('d2nll'), 'd')} | {fmt(diff.get('d_cls_obs'), 'd')} | "
                 f"{fmt(diff.get('d_cls_exp'), 'd')} |")
@@ -252,6 +256,8 @@ def markdown(results, info, command):
                      if row.get(key) is not None and row[key] < info.get("repeat", 0)]
             if short:
                 notes.append(f"{label}, {row['what']}: {', '.join(short)} (time budget)")
+            if "hypotest_failed" in row:
+                notes.append(f"{label}, {row['what']}: hypotest not measured: {row['hypotest_failed']}")
             if "nll_spread" in row:
                 notes.append(f"{label}: ROOT NLL − pyhf NLL constant to {row['nll_spread']:.1e} "
                              "over 20 random parameter points")
@@ -308,7 +314,7 @@ def main(argv=None):
         saved = json.loads(Path(args.json).read_text())
         info = saved.get("machine", info)
         done = {(lik, row["what"]): row for lik, rows in saved["results"].items() for row in rows
-                if "failed" not in row}
+                if "failed" not in row and "hypotest_failed" not in row}
     results = {}
     for likelihood in likelihoods:
         rows = results.setdefault(likelihood, [])
@@ -318,8 +324,14 @@ def main(argv=None):
                 rows.append(done[(likelihood, what)])
                 continue
             print(f"[{time.strftime('%H:%M:%S')}] {likelihood}: {what}", file=sys.stderr, flush=True)
-            row = run_worker(likelihood, engine, optimizer, args.repeat, not args.no_hypotest,
-                             args.timeout, args.budget)
+            row = run_worker(likelihood, engine, optimizer, args.repeat, "fit", args.timeout, args.budget)
+            if not args.no_hypotest and "skipped" not in row:
+                tested = run_worker(likelihood, engine, optimizer, args.repeat, "hypotest",
+                                    args.timeout, args.budget)
+                if "failed" in tested or "skipped" in tested:
+                    row["hypotest_failed"] = tested.get("failed") or tested.get("skipped")
+                else:
+                    row.update(tested)
             row["what"] = what
             row["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
             rows.append(row)
