@@ -220,9 +220,13 @@ def fmt(value, kind="s"):
 
 
 def markdown(results, info, command):
+    loads = [row["load_after"] for rows in results.values() for row in rows
+             if row.get("load_after") is not None]
+    load = (f"1-minute load average {min(loads):.1f} to {max(loads):.1f} after the measurements"
+            if loads else f"load average {info['load_at_start']:.1f} at the start")
     lines = [
         f"Measured with `{command}` on {info['nproc']} cores ({info['cpu']}), Python {info['python']}, "
-        f"{info['threads']} BLAS/torch thread(s), load average {info['load_at_start']:.1f} at the start; "
+        f"{info['threads']} BLAS/torch thread(s), {load}; "
         f"times in seconds, warm: median of up to {info.get('repeat', '?')} calls after the first "
         f"(fewer where they would exceed {info.get('budget', '?')} s), cold: the first call in a fresh "
         "interpreter; Δ: this row minus pyhf NumPy + SciPy.",
