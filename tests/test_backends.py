@@ -88,3 +88,18 @@ def test_bad_thread_setting_is_refused(monkeypatch, value):
     monkeypatch.setenv("PYHF_BENCH_THREADS", value)
     with pytest.raises(ValueError, match="PYHF_BENCH_THREADS"):
         threads.configured_threads()
+
+
+def test_pairs_outside_the_quick_budget_skip_with_the_reason_only_in_the_quick_suite(monkeypatch):
+    from benchmarks import common
+    from benchmarks.bench_fit import MaximumLikelihoodFit
+
+    monkeypatch.setattr(common, "SUITE_SIZE", "quick")
+    with pytest.raises(NotImplementedError, match="TensorFlow with Minuit.*PYHF_BENCH_SIZE=full"):
+        MaximumLikelihoodFit().setup("tensorflow", "cpu", "minuit", "generated/small")
+
+    monkeypatch.setattr(common, "SUITE_SIZE", "full")
+    bench = MaximumLikelihoodFit()
+    bench.setup("numpy", "cpu", "minuit", "generated/small")  # outside the table: runs in both
+    assert bench.optimizer == "minuit"
+    backends.activate("numpy", "cpu")
