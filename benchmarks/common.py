@@ -33,6 +33,12 @@ OUTSIDE_QUICK_BUDGET = {
 }
 
 
+def require_budget(backend, optimizer):
+    """Raise NotImplementedError, with the reason, for a pair outside the quick suite's budget."""
+    if SUITE_SIZE == "quick" and (backend, optimizer) in OUTSIDE_QUICK_BUDGET:
+        raise NotImplementedError(OUTSIDE_QUICK_BUDGET[backend, optimizer])
+
+
 class BackendBenchmark:
     """Parametrized over pyhf backend and device; subclasses append their own parameters."""
 
@@ -44,8 +50,7 @@ class BackendBenchmark:
 
     def setup(self, backend, device, *params):
         self.backend = backend
-        if SUITE_SIZE == "quick" and (backend, self.optimizer) in OUTSIDE_QUICK_BUDGET:
-            raise NotImplementedError(OUTSIDE_QUICK_BUDGET[backend, self.optimizer])
+        require_budget(backend, self.optimizer)
         self.tensorlib = backends.activate(
             backend, device, precision=self.precision, optimizer=self.optimizer
         )
@@ -56,7 +61,7 @@ class BackendBenchmark:
         return backends.wait_for_device(self.backend, result)
 
 
-__all__ = ["BackendBenchmark", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "with_params"]
+__all__ = ["BackendBenchmark", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "require_budget", "with_params"]
 
 
 def with_params(base, names, values):

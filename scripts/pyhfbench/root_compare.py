@@ -97,10 +97,12 @@ def measure_root(likelihood, repeat, part="fit"):
 
 
 def measure_pyhf(likelihood, backend, optimizer, repeat, part="fit"):
+    from benchmarks.common import require_budget
     from benchmarks.support import backends, pallets, pyhf_compat, threads
 
     import pyhf
 
+    require_budget(backend, optimizer)  # as in the suite: PYHF_BENCH_SIZE=full lifts it
     tensorlib = backends.activate(backend, "cpu", optimizer=optimizer)
     threads.limit_threads(threads.configured_threads())
     workspace = pallets.load_workspace(likelihood)
