@@ -169,6 +169,17 @@ def test_summary_speedup_and_efficiencies():
     assert scan.combine_calibrations(before, None) is before
 
 
+
+def test_summary_counts_fits_without_a_finite_cls():
+    # sbottom RegionB sbottom_1000_131_1: a signal so small that pyhf's asymptotic CLs is 0/0.
+    from pyhfbench import scan_cli
+
+    records = [fake_record("k", "p0", "numpy"), fake_record("k", "p1", "numpy", cls_obs=None)]
+    summary = scan.summarize(records, wall_s=2.0, workers=1)
+    assert summary["ok"] == 2 and summary["no_cls"] == 1
+    assert "(2 ok, 1 of them without a finite CLs_obs, 0 failed" in scan_cli.format_summary(
+        dict(summary, executor="serial", workers=1))[1]
+
 def test_calibration_reference_is_fixed_work():
     with cf.ThreadPoolExecutor(2) as pool:
         result = scan.calibrate(pool, 2, iterations=20_000, repeats=2)

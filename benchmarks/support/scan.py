@@ -611,6 +611,8 @@ def summarize(records, wall_s, workers, calibration=None):
     rate = wall_s > 0
     summary = {
         "patches": len(records), "ok": len(ok),
+        # pyhf's asymptotic CLs is 0/0 where the signal is negligible: a fit, but no CLs.
+        "no_cls": sum(r.get("cls_obs") is None for r in ok),
         "errors": sum(r.get("status") == "error" for r in records),
         "lost": sum(r.get("status") == "lost" for r in records),
         "wall_s": wall_s, "sum_patch_s": sum_patch, "sum_fit_s": sum(r.get("fit_s", 0.0) for r in ok),

@@ -60,7 +60,9 @@ def format_summary(summary):
         f"executor: {summary.get('executor')} ({summary.get('workers')} workers, "
         f"{summary.get('blas_threads')} BLAS thread(s) each, backend {summary.get('backend')}) "
         f"on {summary.get('host')} ({summary.get('cores')} cores)",
-        f"patches: {summary['patches']} run ({summary['ok']} ok, {summary['errors']} failed, "
+        f"patches: {summary['patches']} run ({summary['ok']} ok"
+        + (f", {summary['no_cls']} of them without a finite CLs_obs" if summary.get("no_cls") else "")
+        + f", {summary['errors']} failed, "
         f"{summary['lost']} lost), {summary.get('skipped', 0)} skipped as already finished"
         + ("; INTERRUPTED" if summary.get("status") == "interrupted" else ""),
         f"wall time {_f(summary['wall_s'])} s; summed per-patch time {_f(summary['sum_patch_s'])} s "
