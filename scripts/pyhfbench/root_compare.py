@@ -257,8 +257,8 @@ def markdown(results, info, command):
                 f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'abs')} | "
                 f"{fmt(diff.get('d2nll'), 'd')} | {fmt(diff.get('d_cls_obs'), 'd')} | "
                 f"{fmt(diff.get('d_cls_exp'), 'd')} |")
-            short = [f"{row[key]} warm {what}" for key, what in
-                     (("fit_repeats", "fits"), ("hypotest_repeats", "hypotests"))
+            short = [f"{row[key]} warm {what}{'s' if row[key] != 1 else ''}" for key, what in
+                     (("fit_repeats", "fit"), ("hypotest_repeats", "hypotest"))
                      if row.get(key) is not None and row[key] < info.get("repeat", 0)]
             if short:
                 notes.append(f"{label}, {row['what']}: {', '.join(short)} (time budget)")
