@@ -56,7 +56,9 @@ def test_a_rerun_keeps_finished_rows_and_measures_only_the_rest(tmp_path, monkey
     root["what"] = "ROOT"
     failed = {"failed": "over 900 s", "what": "pyhf numpy minuit"}
     rows = [root, done, failed]
-    saved.write_text(json.dumps({"machine": INFO, "results": {"generated/small": rows}}))
+    other = dict(done, what="pyhf numpy scipy")  # another pallet, outside this run
+    saved.write_text(json.dumps({"machine": INFO, "results": {"staus": [other],
+                                                              "generated/small": rows}}))
     calls = []
 
     def fake_worker(likelihood, engine, optimizer, repeat, part, timeout, budget):
@@ -70,12 +72,15 @@ def test_a_rerun_keeps_finished_rows_and_measures_only_the_rest(tmp_path, monkey
     # The finished row is kept, the failed one is measured again (fit, then hypotest).
     assert calls == [("generated/small", "numpy", "minuit", "fit"),
                      ("generated/small", "numpy", "minuit", "hypotest")]
-    rows = json.loads(saved.read_text())["results"]["generated/small"]
+    results = json.loads(saved.read_text())["results"]
+    assert [dict(row, label=None) for row in results["staus"]] == [dict(other, label=None)]
+    rows = results["generated/small"]
     # (the ROOT row is there only where ROOT is installed, as in CI)
     assert [row["what"] for row in rows if row["what"] != "ROOT"] == ["pyhf numpy scipy",
                                                                      "pyhf numpy minuit"]
     assert "failed" not in rows[-1] and rows[-1]["cls_obs"] == 0.5
-    assert "| generated/small" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "| generated/small" in table and "| staus" in table
 
 
 @pytest.mark.parametrize("value, kind, text", [(0.123, "s", "0.12"), (12.34, "s", "12.3"),

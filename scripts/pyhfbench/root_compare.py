@@ -161,6 +161,11 @@ def worker(argv):
     return 0
 
 
+def row_name(engine, optimizer):
+    """The key of a row in the results file."""
+    return "ROOT" if engine == "root" else f"pyhf {engine} {optimizer}"
+
+
 def run_worker(likelihood, engine, optimizer, repeat, part, timeout, budget=BUDGET):
     command = [sys.executable, "-m", "pyhfbench.root_compare", "--worker",
                likelihood, engine, optimizer, str(repeat), part, str(budget)]
@@ -295,7 +300,8 @@ def main(argv=None):
                         f"where they would take longer (default {BUDGET:.0f})")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per engine and pallet")
     parser.add_argument("--json", help="also write the raw results here, after every measurement; "
-                        "rows already in it are kept, not measured again (resume)")
+                        "rows already in it are kept, not measured again (resume), and rows "
+                        "outside this run's selection stay in it and in the table")
     args = parser.parse_args(argv)
     mirror = args.mirror or os.environ.get("PYHF_BENCH_PALLET_MIRROR") or (
         str(DEFAULT_MIRROR) if DEFAULT_MIRROR.is_dir() else None)
@@ -315,17 +321,21 @@ def main(argv=None):
     if not engines:
         print("ROOT is not installed in this environment: pyhf rows only", file=sys.stderr)
     engines += [(backend, optimizer) for backend in backends for optimizer in optimizers]
-    done = {}
+    done, saved_rows = {}, {}
     if args.json and Path(args.json).is_file():
         saved = json.loads(Path(args.json).read_text())
         info = saved.get("machine", info)
-        done = {(lik, row["what"]): row for lik, rows in saved["results"].items() for row in rows
+        saved_rows = saved["results"]
+        done = {(lik, row["what"]): row for lik, rows in saved_rows.items() for row in rows
                 if "failed" not in row and "hypotest_failed" not in row}
-    results = {}
+    # Rows of the file outside this selection stay in it, and in the table, after this run's.
+    selected = {(lik, row_name(engine, optimizer)) for lik in likelihoods for engine, optimizer in engines}
+    results = {lik: [row for row in rows if (lik, row["what"]) not in selected]
+               for lik, rows in saved_rows.items()}
     for likelihood in likelihoods:
         rows = results.setdefault(likelihood, [])
         for engine, optimizer in engines:
-            what = "ROOT" if engine == "root" else f"pyhf {engine} {optimizer}"
+            what = row_name(engine, optimizer)
             if (likelihood, what) in done:
                 rows.append(done[(likelihood, what)])
                 continue
