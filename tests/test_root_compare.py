@@ -20,13 +20,13 @@ def fit_row(engine, optimizer, bestfit, twice_nll, **extra):
 
 def test_rows_show_differences_to_pyhf_numpy_scipy_and_notes_say_what_is_missing():
     reference = fit_row("pyhf 0.7.6 numpy", "scipy", [1.0, 0.5], 10.0, hypotest=1.0,
-                        hypotest_repeats=3, cls_obs=0.25, cls_exp=0.38)
+                        hypotest_repeats=3, cls_obs=0.25, cls_exp=0.38, what="pyhf numpy scipy")
     root = fit_row("ROOT 6.40.00", "Minuit2", [1.01, 0.49], 20.0, twice_nll_pyhf=10.002,
                    hypotest=0.6, hypotest_repeats=1, cls_obs=0.2503, cls_exp=0.38,
                    nll_spread=1e-12)
     root["what"] = "ROOT"
     failed = fit_row("pyhf 0.7.6 jax", "minuit", [1.0, 0.5], 10.0,
-                     hypotest_failed="FailedMinimization")
+                     hypotest_failed="FailedMinimization", what="pyhf jax minuit")
     skipped = {"skipped": "TensorFlow with Minuit: too slow", "what": "pyhf tensorflow minuit"}
     table = root_compare.markdown({"sbottom/RegionB": [root, reference, failed, skipped]}, INFO,
                                   "scripts/root-compare")
@@ -37,8 +37,12 @@ def test_rows_show_differences_to_pyhf_numpy_scipy_and_notes_say_what_is_missing
     assert "0.60 |" in root_line and "1.00 cold" in root_line
     assert "| n/a |" in next(line for line in table.splitlines() if "pyhf 0.7.6 jax" in line)
     assert "- sbottom/RegionB, ROOT: 1 warm hypotest (time budget)" in table
-    assert "- sbottom/RegionB, pyhf 0.7.6 jax minuit: hypotest not measured: FailedMinimization" in table
-    assert "- sbottom/RegionB, pyhf tensorflow minuit: TensorFlow with Minuit: too slow" in table
+    assert "- sbottom/RegionB, pyhf jax minuit: hypotest not measured: FailedMinimization" in table
+    assert "- sbottom/RegionB, pyhf tensorflow minuit: not measured: TensorFlow with Minuit: too slow" in table
+    # ROOT first, then pyhf by backend and optimizer, whatever order the rows were measured in.
+    rows = [line for line in table.splitlines() if line.startswith("| sbottom/RegionB |")]
+    assert [next(i for i, line in enumerate(rows) if marker in line) for marker in (
+        "ROOT 6.40.00", "numpy | scipy", "jax | minuit", "pyhf tensorflow minuit")] == [0, 1, 2, 3]
     assert "ROOT NLL − pyhf NLL constant to 1.0e-12" in table
     assert "1-minute load average 1.0 to 1.0 after the measurements" in table
 
@@ -84,7 +88,8 @@ def test_a_rerun_keeps_finished_rows_and_measures_only_the_rest(tmp_path, monkey
 
 
 @pytest.mark.parametrize("value, kind, text", [(0.123, "s", "0.12"), (12.34, "s", "12.3"),
-                                               (0.24434, "cls", "0.2443"), (0.0, "d", "0"),
+                                               (0.24434, "cls", "0.2443"), (5.96e-6, "cls", "5.96e-06"),
+                                               (0.0, "d", "0"),
                                                (-1.8e-4, "d", "-1.8e-04"), (None, "s", "")])
 def test_number_formats(value, kind, text):
     assert root_compare.fmt(value, kind) == text

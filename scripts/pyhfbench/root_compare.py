@@ -214,13 +214,19 @@ def agreement(row, reference):
     return out
 
 
+def display_order(what):
+    """ROOT first, then pyhf's backends and optimizers in the order of the command line's defaults."""
+    order = ["ROOT"] + [row_name(b, o) for b in PYHF_BACKENDS for o in OPTIMIZERS]
+    return order.index(what) if what in order else len(order)
+
+
 def fmt(value, kind="s"):
     if value is None:
         return ""
     if kind == "s":
         return f"{value:.2f}" if value < 10 else f"{value:.1f}"
     if kind == "cls":
-        return f"{value:.4f}"
+        return f"{value:.4f}" if abs(value) >= 1e-3 else f"{value:.2e}"
     if kind == "abs":
         return f"{value:.1e}"
     return f"{value:+.1e}" if value != 0 else "0"
@@ -242,22 +248,24 @@ def markdown(results, info, command):
         "max \\|Δ best fit\\| | Δ(−2 ln L) at best fit | ΔCLs_obs | ΔCLs_exp |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    notes = []
+    notes, skips = [], {}
     for likelihood, rows in results.items():
         reference = next((r for r in rows if r.get("engine", "").endswith("numpy")
                           and r.get("optimizer") == "scipy"), {})
-        for row in rows:
-            label = row.get("label", likelihood)
+        label = next((row["label"] for row in rows if row.get("label")), None)
+        if label and label != likelihood:
+            notes.append(f"{likelihood}: signal {label.removeprefix(likelihood).strip()}")
+        for row in sorted(rows, key=lambda row: display_order(row["what"])):
             if "skipped" in row or "failed" in row:
                 why = row.get("skipped") or row.get("failed")
-                lines.append(f"| {label} | {row['what']} | | | | | | | | | | | |")
-                notes.append(f"{label}, {row['what']}: {why}")
+                lines.append(f"| {likelihood} | {row['what']} | | | | | | | | | | | |")
+                skips.setdefault((row["what"], why), []).append(likelihood)
                 continue
             diff = agreement(row, reference) if row is not reference else {}
             hypotest = fmt(row.get("hypotest")) if "hypotest_failed" not in row else "n/a"
             build = fmt(row["build"]) + (f" ({fmt(row['build_cold'])} cold)" if row["engine"].startswith("ROOT") else "")
             lines.append(
-                f"| {label} | {row['engine']} | {row['optimizer']} | {build} | {fmt(row['fit_cold'])} | "
+                f"| {likelihood} | {row['engine']} | {row['optimizer']} | {build} | {fmt(row['fit_cold'])} | "
                 f"{fmt(row['fit'])} | {hypotest} | {fmt(row.get('cls_obs'), 'cls')} | "
                 f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'abs')} | "
                 f"{fmt(diff.get('d2nll'), 'd')} | {fmt(diff.get('d_cls_obs'), 'd')} | "
@@ -266,12 +274,14 @@ def markdown(results, info, command):
                      (("fit_repeats", "fit"), ("hypotest_repeats", "hypotest"))
                      if row.get(key) is not None and row[key] < info.get("repeat", 0)]
             if short:
-                notes.append(f"{label}, {row['what']}: {', '.join(short)} (time budget)")
+                notes.append(f"{likelihood}, {row['what']}: {', '.join(short)} (time budget)")
             if "hypotest_failed" in row:
-                notes.append(f"{label}, {row['what']}: hypotest not measured: {row['hypotest_failed']}")
+                notes.append(f"{likelihood}, {row['what']}: hypotest not measured: {row['hypotest_failed']}")
             if "nll_spread" in row:
-                notes.append(f"{label}: ROOT NLL − pyhf NLL constant to {row['nll_spread']:.1e} "
+                notes.append(f"{likelihood}: ROOT NLL − pyhf NLL constant to {row['nll_spread']:.1e} "
                              "over 20 random parameter points")
+    notes.extend(f"{', '.join(pallets)}, {what}: not measured: {why}"
+                 for (what, why), pallets in skips.items())
     lines.append("")
     lines.extend(f"- {note}" for note in notes)
     return "\n".join(lines)
