@@ -66,3 +66,20 @@ def test_quick_suite_selects_a_slice_of_every_workload():
     assert {name.split(".")[0] for name in selected} == workloads
     assert 40 < len(selected) < 150
     assert not any("'gpu'" in name for name in selected)
+
+
+def test_by_module_runs_each_module_once_with_its_part_of_the_selection():
+    names = [FIT.format("'numpy'", "'cpu'"), FIT.format("'numpy'", "'gpu'"),
+             "bench_model.Logpdf.time_logpdf('numpy', 'cpu', 'staus')"]
+    assert mainjob.run_plan([]) == [("suite", [])]
+    plan = dict(mainjob.run_plan([], by_module=True))
+    assert list(plan) == mainjob.benchmark_modules() and "bench_fit" in plan
+
+    def chosen(regexes, gpu=False):
+        return [n for n in names if any(re.search(r, n) for r in mainjob.bench_selection(regexes, gpu))]
+
+    assert chosen(plan["bench_fit"]) == names[:1]  # its module, no GPU combination here
+    assert chosen(plan["bench_fit"], gpu=True) == names[:2]
+    assert chosen(plan["bench_model"]) == names[2:]
+    only_logpdf = dict(mainjob.run_plan([r"\.Logpdf\."], by_module=True))
+    assert chosen(only_logpdf["bench_model"]) == names[2:] and chosen(only_logpdf["bench_fit"]) == []

@@ -92,6 +92,20 @@ def bench_selection(user_regexes=(), gpu_present=False):
     return [NO_GPU_COMBINATIONS]
 
 
+def benchmark_modules():
+    """The suite's modules (``benchmarks/bench_*.py``), in name order."""
+    return sorted(path.stem for path in (REPO_ROOT / "benchmarks").glob("bench_*.py"))
+
+
+def run_plan(selection, by_module=False):
+    """[(label, regexes)]: one asv run for the whole selection (``[]``: everything), or,
+    by module, one per benchmark module holding the part of the selection in it."""
+    if not by_module:
+        return [("suite", list(selection))]
+    return [(module, [rf"^(?={module}\.)(?=.*(?:{regex}))" for regex in selection] or [rf"^{module}\."])
+            for module in benchmark_modules()]
+
+
 def summarize(results_dir, machine):
     """Counts of measured, skipped and failed results per commit, from asv's result files."""
     from asv.results import iter_results_for_machine
@@ -133,6 +147,10 @@ def main(argv=None):
                         "instead of the quick suite")
     parser.add_argument("--full", action="store_true",
                         help="asv's full sampling (default: --quick, one sample per benchmark)")
+    parser.add_argument("--by-module", action="store_true",
+                        help="one asv run per benchmark module, each saved when it ends, so that a "
+                        "long run (--all --full takes hours on a small CPU host) resumes after an "
+                        "interruption with the module it was in; prints each module's wall time")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -155,12 +173,15 @@ def main(argv=None):
         if not args.full:
             run_args.append("--quick")
         selection = args.bench or ([] if args.all else QUICK_SUITE)
-        for regex in bench_selection(selection, gpu_present()):
-            run_args += ["--bench", regex]
-        # asv exits 2 when a benchmark fails; the summary below says which, so go on.
-        command = [sys.executable, "-m", "asv", *run_args, "ALL", "--config", str(config)]
-        print("$", " ".join(command[2:]), flush=True)
-        run_status = subprocess.run(command, cwd=REPO_ROOT).returncode
+        gpu, run_status, walls = gpu_present(), 0, []
+        for label, regexes in run_plan(selection, args.by_module):
+            bench_args = [arg for regex in bench_selection(regexes, gpu) for arg in ("--bench", regex)]
+            command = [sys.executable, "-m", "asv", *run_args, *bench_args, "ALL", "--config", str(config)]
+            print("$", " ".join(command[2:]), flush=True)
+            started_run = time.perf_counter()
+            # asv exits 2 when a benchmark fails; the summary below says which, so go on.
+            run_status = subprocess.run(command, cwd=REPO_ROOT).returncode or run_status
+            walls.append((label, time.perf_counter() - started_run))
         run_asv(config, "publish")
         derived = asvconf.derive_config()
         results_dir, html_dir = Path(derived["results_dir"]), Path(derived["html_dir"])
@@ -172,6 +193,8 @@ def main(argv=None):
     print(summarize(results_dir, machine))
     print(f"Dashboard: {html_dir / 'index.html'} (serve it: python -m http.server -d {html_dir})")
     print(f"Backend report: {report}\nUtilization time series: {utilization}")
+    if args.by_module:
+        print("asv run wall time per module: " + ", ".join(f"{label} {wall:.0f} s" for label, wall in walls))
     print(f"Wall time: {time.perf_counter() - started:.0f} s")
     return 0 if run_status == 0 else 1
 
