@@ -77,14 +77,22 @@ def test_a_rerun_keeps_finished_rows_and_measures_only_the_rest(tmp_path, monkey
     assert calls == [("generated/small", "numpy", "minuit", "fit"),
                      ("generated/small", "numpy", "minuit", "hypotest")]
     results = json.loads(saved.read_text())["results"]
-    assert [dict(row, label=None) for row in results["staus"]] == [dict(other, label=None)]
+    # kept as it was, now with the settings of the run that measured it
+    assert [dict(row, label=None) for row in results["staus"]] == [
+        dict(other, label=None, repeat=3, budget=60.0)]
     rows = results["generated/small"]
     # (the ROOT row is there only where ROOT is installed, as in CI)
     assert [row["what"] for row in rows if row["what"] != "ROOT"] == ["pyhf numpy scipy",
                                                                      "pyhf numpy minuit"]
     assert "failed" not in rows[-1] and rows[-1]["cls_obs"] == 0.5
+    assert (rows[-1]["repeat"], rows[-1]["budget"]) == (3, root_compare.BUDGET)
     table = capsys.readouterr().out
     assert "| generated/small" in table and "| staus" in table
+    # The header names this run's settings; the rows kept from a run with others say which.
+    assert f"exceed {root_compare.BUDGET} s" in table
+    assert ("- staus, pyhf numpy scipy: measured by an earlier run, with up to 3 warm calls "
+            "in 60.0 s") in table
+    assert "generated/small, pyhf numpy minuit: measured by an earlier run" not in table
 
 
 @pytest.mark.parametrize("value, kind, text", [(0.123, "s", "0.12"), (12.34, "s", "12.3"),

@@ -270,9 +270,13 @@ def markdown(results, info, command):
                 f"{fmt(row.get('cls_exp'), 'cls')} | {fmt(diff.get('max_dpar'), 'abs')} | "
                 f"{fmt(diff.get('d2nll'), 'd')} | {fmt(diff.get('d_cls_obs'), 'd')} | "
                 f"{fmt(diff.get('d_cls_exp'), 'd')} |")
+            settings = {name: row.get(name, info.get(name)) for name in ("repeat", "budget")}
+            if settings != {name: info.get(name) for name in settings}:
+                notes.append(f"{likelihood}, {row['what']}: measured by an earlier run, with "
+                             f"up to {settings['repeat']} warm calls in {settings['budget']} s")
             short = [f"{row[key]} warm {what}{'s' if row[key] != 1 else ''}" for key, what in
                      (("fit_repeats", "fit"), ("hypotest_repeats", "hypotest"))
-                     if row.get(key) is not None and row[key] < info.get("repeat", 0)]
+                     if row.get(key) is not None and row[key] < (settings["repeat"] or 0)]
             if short:
                 notes.append(f"{likelihood}, {row['what']}: {', '.join(short)} (time budget)")
             if "hypotest_failed" in row:
@@ -334,8 +338,14 @@ def main(argv=None):
     done, saved_rows = {}, {}
     if args.json and Path(args.json).is_file():
         saved = json.loads(Path(args.json).read_text())
-        info = saved.get("machine", info)
+        # The machine of the first run; the header names this run's settings, and rows
+        # measured with others say so in a note.
+        first = saved.get("machine", info)
         saved_rows = saved["results"]
+        for row in (row for rows in saved_rows.values() for row in rows):
+            row.setdefault("repeat", first.get("repeat"))
+            row.setdefault("budget", first.get("budget"))
+        info = dict(first, repeat=args.repeat, budget=args.budget)
         done = {(lik, row["what"]): row for lik, rows in saved_rows.items() for row in rows
                 if "failed" not in row and "hypotest_failed" not in row}
     # Rows of the file outside this selection stay in it, and in the table, after this run's.
@@ -358,7 +368,7 @@ def main(argv=None):
                     row["hypotest_failed"] = tested.get("failed") or tested.get("skipped")
                 else:
                     row.update(tested)
-            row["what"] = what
+            row.update(what=what, repeat=args.repeat, budget=args.budget)
             row["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
             rows.append(row)
             if args.json:
