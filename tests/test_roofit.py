@@ -206,6 +206,29 @@ def test_a_negative_sample_is_not_clipped_unless_pyhf_clips_it():
 
 
 @needs_root
+def test_a_negative_normsys_factor_is_where_the_likelihoods_part():
+    """A code4 normsys with an extreme down variation (compressed-sleptons' EG_RESOLUTION_ALL
+    on Zttjets: lo 230.5, hi 0.998) has a negative polynomial factor just above alpha 0;
+    pyhf uses it, ROOT floors it, so the two likelihoods differ there and only there (which
+    is why random_points leaves such points out)."""
+    workspace = spec()
+    workspace["channels"][0]["samples"].append(
+        sample("small", [0.5, 0.4, 0.3], mod("normsys", "extreme", {"hi": 0.998, "lo": 230.5})))
+    model, data = model_and_data(workspace)
+    inside = edge_point(model, alpha_extreme=0.086)
+    factors = model.main_model.modifiers_appliers["normsys"].apply(inside)
+    assert float(factors.min()) < -6  # the small sample is negative there, every bin is not
+    assert min(model.expected_actualdata(inside)) > 0
+    root = roofit.build(model, data)
+    usual = [model.config.suggested_init(), edge_point(model, alpha_extreme=-1.5),
+             edge_point(model, alpha_extreme=1.5)]
+    differences = roofit.nll_differences(root, data, usual + [inside])
+    assert roofit.spread(differences[:3]) < 1e-9
+    assert abs(differences[3] - differences[0]) > 0.1
+    assert roofit._admissible(model, inside, data, float("inf")) is None
+
+
+@needs_root
 def test_fixed_parameters_and_auxdata_carry_over():
     workspace = spec()
     workspace["measurements"][0]["config"]["parameters"][0]["fixed"] = True

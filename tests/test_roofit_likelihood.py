@@ -70,3 +70,15 @@ def test_cls_on_the_published_sbottom_point_agrees_with_the_reference():
     # Both fit with default tolerances: agreement to a few 1e-4, not pyhf's rtol 1e-5.
     assert cls_obs == pytest.approx(reference["cls_obs"], abs=1e-3)
     assert cls_exp == pytest.approx(reference["cls_exp"][2], abs=1e-3)
+
+
+def test_a_test_from_a_fresh_build_is_refused_where_its_asimov_fits_fail_and_passes_after_a_fit():
+    """compressed-sleptons: from a fresh build's step sizes RooStats' fits to the Asimov
+    data end where they started (q_A = 0, so CLs would read 1); hypotest refuses that,
+    and after prepare_for_tests (one fit) it gives the tail value of the README's table."""
+    model, data = signal_model("compressed-sleptons")
+    root = roofit.build(model, data)
+    with pytest.raises(RuntimeError, match="q_A = 0"):
+        roofit.hypotest(root)
+    cls_obs, cls_exp = roofit.hypotest(roofit.prepare_for_tests(roofit.build(model, data)))
+    assert cls_obs == pytest.approx(5.96e-6, rel=0.01) and cls_exp == pytest.approx(5.13e-6, rel=0.01)

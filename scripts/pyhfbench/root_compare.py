@@ -74,7 +74,7 @@ def measure_root(likelihood, repeat, part="fit"):
     model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
     data = [float(x) for x in data]
     if part == "hypotest":
-        root = roofit.build(model, data)
+        root = roofit.prepare_for_tests(roofit.build(model, data))
         tests = repeated(lambda: roofit.hypotest(root), repeat)
         cls_obs, cls_exp = tests[-1][0]
         return {"hypotest_cold": tests[0][1], "hypotest": statistics.median(s for _, s in tests[1:]),
