@@ -83,3 +83,51 @@ def test_by_module_runs_each_module_once_with_its_part_of_the_selection():
     assert chosen(plan["bench_model"]) == names[2:]
     only_logpdf = dict(mainjob.run_plan([r"\.Logpdf\."], by_module=True))
     assert chosen(only_logpdf["bench_model"]) == names[2:] and chosen(only_logpdf["bench_fit"]) == []
+
+
+def git(*args, cwd):
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def one_commit_repo(path, content):
+    path.mkdir()
+    git("init", "-q", "-b", "main", cwd=path)
+    (path / "file").write_text(content)
+    git("add", "file", cwd=path)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", content, cwd=path)
+    git("tag", "v0.7.6", cwd=path)
+    return git("rev-parse", "HEAD", cwd=path)
+
+
+@pytest.mark.parametrize("how", ["retagged", "rebuilt"])
+def test_asv_clones_follow_a_rebuilt_local_repository(tmp_path, how):
+    """After the local repository is rebuilt (same tag, new commit), asv's clone must not
+    keep the old tag: pyhf built there would have no release tag (version 0.1.devN)."""
+    repo = tmp_path / "pyhf"
+    one_commit_repo(repo, "first")
+    clone = tmp_path / "env" / "abc" / "project"
+    git("clone", "-q", "--shared", str(repo), str(clone), cwd=tmp_path)
+    other = tmp_path / "env" / "def" / "project"  # a clone of another repository is left alone
+    one_commit_repo(tmp_path / "elsewhere", "other")
+    git("clone", "-q", str(tmp_path / "elsewhere"), str(other), cwd=tmp_path)
+    if how == "retagged":
+        (repo / "file").write_text("second")
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "second", cwd=repo)
+        git("tag", "-f", "v0.7.6", cwd=repo)
+        new = git("rev-parse", "HEAD", cwd=repo)
+    else:
+        import shutil
+
+        shutil.rmtree(repo)
+        new = one_commit_repo(repo, "rebuilt")
+    mainjob.refresh_asv_clones(tmp_path / "env", repo)
+    if clone.exists():  # fetched: the tag moved with the repository
+        assert git("rev-parse", "v0.7.6^{commit}", cwd=clone) == new
+    else:  # could not fetch (its shared objects were deleted): removed for asv to clone anew
+        assert how == "rebuilt"
+    assert how == "rebuilt" or clone.exists()
+    assert other.exists() and git("log", "-1", "--format=%s", cwd=other) == "other"
+

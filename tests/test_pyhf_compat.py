@@ -54,6 +54,13 @@ def test_releases_before_numpy2_support_are_refused_under_numpy2(monkeypatch):
         pyhf_compat.require_backend("numpy")
 
 
+def test_a_pyhf_built_without_its_release_tags_fails_rather_than_skips(monkeypatch):
+    # hatch-vcs's fallback version: a skip decided on it would hide a broken build.
+    monkeypatch.setattr(pyhf, "__version__", "0.1.dev2")
+    with pytest.raises(RuntimeError, match="no release tag reachable"):
+        pyhf_compat.require_backend("numpy")
+
+
 def test_toys_are_refused_where_pyhf_calls_percentile_interpolation(monkeypatch):
     monkeypatch.setattr(pyhf, "__version__", "0.7.6")
     with pytest.raises(NotImplementedError, match="percentile"):

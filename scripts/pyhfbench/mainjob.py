@@ -14,6 +14,7 @@ With internet, the real thing is plain asv on the committed configuration
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +51,26 @@ def ensure_local_repo(path, releases):
             f"{path} holds releases {tags}, not {list(releases)}; remove it to rebuild"
         )
     localrepo.build_local_pyhf_repo(path, releases, WORK_DIR / "sdists")
+
+
+def refresh_asv_clones(env_dir, repo):
+    """Force-fetch ``repo``'s tags into asv's clone of it in each environment.
+
+    asv fetches new commits into its clones but keeps tags it already has, so after the
+    local repository is rebuilt (new commits under the same tag names) no release tag
+    is reachable there and hatch-vcs versions pyhf 0.1.devN. A clone that cannot fetch
+    (asv's clones share the objects of the repository they came from, which a rebuild
+    deletes) is removed, and asv clones anew."""
+    for clone in sorted(Path(env_dir).glob("*/project")):
+        origin = subprocess.run(["git", "-C", str(clone), "remote", "get-url", "origin"],
+                                capture_output=True, text=True).stdout.strip()
+        if not origin or Path(origin).resolve() != Path(repo).resolve():
+            continue
+        fetched = subprocess.run(["git", "-C", str(clone), "fetch", "--quiet", "--force",
+                                  "--tags", "origin"], capture_output=True, text=True)
+        if fetched.returncode != 0:
+            print(f"main-job: removing asv's stale clone {clone} ({fetched.stderr.strip()})")
+            shutil.rmtree(clone)
 
 
 #: A representative slice of every workload (some 80 of the suite's 560 CPU
@@ -163,6 +184,7 @@ def main(argv=None):
     try:
         pyhf_repo = WORK_DIR / "pyhf"
         ensure_local_repo(pyhf_repo, args.releases)
+        refresh_asv_clones(REPO_ROOT / asvconf.derive_config()["env_dir"], pyhf_repo)
         config = asvconf.write_config(
             asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix),
             WORK_DIR / "asv.json",
