@@ -123,7 +123,18 @@ def test_asv_clones_follow_a_rebuilt_local_repository(tmp_path, how):
 
         shutil.rmtree(repo)
         new = one_commit_repo(repo, "rebuilt")
+    for env in ("abc", "def"):  # what asv keeps per environment: built wheels, installed commit
+        (tmp_path / "env" / env / "asv-build-cache").mkdir()
+        (tmp_path / "env" / env / "asv-install-status.json").write_text("{}")
     mainjob.refresh_asv_clones(tmp_path / "env", repo)
+    # the stale environment builds and installs pyhf again; the other keeps its wheels
+    assert not (tmp_path / "env" / "abc" / "asv-build-cache").exists()
+    assert not (tmp_path / "env" / "abc" / "asv-install-status.json").exists()
+    assert (tmp_path / "env" / "def" / "asv-build-cache").exists()
+    assert (tmp_path / "env" / "def" / "asv-install-status.json").exists()
+    (tmp_path / "env" / "abc" / "asv-build-cache").mkdir()  # asv's next build
+    mainjob.refresh_asv_clones(tmp_path / "env", repo)  # up to date now: nothing to remove
+    assert (tmp_path / "env" / "abc" / "asv-build-cache").exists()
     if clone.exists():  # fetched: the tag moved with the repository
         assert git("rev-parse", "v0.7.6^{commit}", cwd=clone) == new
     else:  # could not fetch (its shared objects were deleted): removed for asv to clone anew

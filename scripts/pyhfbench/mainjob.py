@@ -54,23 +54,37 @@ def ensure_local_repo(path, releases):
 
 
 def refresh_asv_clones(env_dir, repo):
-    """Force-fetch ``repo``'s tags into asv's clone of it in each environment.
+    """Bring asv's clone of ``repo`` in each environment up to date with its tags.
 
     asv fetches new commits into its clones but keeps tags it already has, so after the
     local repository is rebuilt (new commits under the same tag names) no release tag
-    is reachable there and hatch-vcs versions pyhf 0.1.devN. A clone that cannot fetch
-    (asv's clones share the objects of the repository they came from, which a rebuild
-    deletes) is removed, and asv clones anew."""
+    is reachable there and hatch-vcs versions pyhf 0.1.devN. Tags are force-fetched; a
+    clone that cannot fetch (asv's clones share the objects of the repository they came
+    from, which a rebuild deletes) is removed for asv to clone anew. Where a clone was
+    stale, the environment's built wheels and installed-commit record go too, so that
+    asv builds and installs pyhf again with the right version."""
     for clone in sorted(Path(env_dir).glob("*/project")):
         origin = subprocess.run(["git", "-C", str(clone), "remote", "get-url", "origin"],
                                 capture_output=True, text=True).stdout.strip()
         if not origin or Path(origin).resolve() != Path(repo).resolve():
             continue
+        before = _tags(clone)
         fetched = subprocess.run(["git", "-C", str(clone), "fetch", "--quiet", "--force",
                                   "--tags", "origin"], capture_output=True, text=True)
         if fetched.returncode != 0:
             print(f"main-job: removing asv's stale clone {clone} ({fetched.stderr.strip()})")
             shutil.rmtree(clone)
+        elif _tags(clone) == before:
+            continue
+        environment = clone.parent
+        shutil.rmtree(environment / "asv-build-cache", ignore_errors=True)
+        (environment / "asv-install-status.json").unlink(missing_ok=True)
+
+
+def _tags(clone):
+    return subprocess.run(["git", "-C", str(clone), "for-each-ref", "refs/tags",
+                           "--format=%(refname) %(objectname)"],
+                          capture_output=True, text=True).stdout
 
 
 #: A representative slice of every workload (some 80 of the suite's 560 CPU
