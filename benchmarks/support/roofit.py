@@ -519,8 +519,7 @@ def prepare_for_tests(root_model):
     the fit's parameter errors, as after the fit a ROOT user makes before testing. From a
     fresh build's step sizes (normfactors 0, gammas their constraint width) RooStats'
     Asimov fits on compressed-sleptons end where they started: q_A = 0, CLs = 1."""
-    fit(root_model)
-    root_model.reset()
+    fit(root_model)  # hypotest resets the values; the errors (step sizes) stay
     return root_model
 
 

@@ -163,6 +163,37 @@ def add_commit(repo, message, replace=None, files=None, date=None, tag=None):
     return _git(repo, "rev-parse", "HEAD")
 
 
+def refresh_asv_clones(env_dir, repo):
+    """Bring asv's clone of ``repo`` in each environment up to date with its tags.
+
+    asv fetches new commits into its clones but keeps tags it already has, so after the
+    local repository is rebuilt (new commits under the same tag names) no release tag
+    is reachable there and hatch-vcs versions pyhf 0.1.devN. Tags are force-fetched; a
+    clone that cannot fetch (asv's clones share the objects of the repository they came
+    from, which a rebuild deletes) is removed for asv to clone anew. Where a clone was
+    stale, the environment's built wheels and installed-commit record go too, so that
+    asv builds and installs pyhf again with the right version."""
+    for clone in sorted(Path(env_dir).glob("*/project")):
+        try:
+            origin = _git(clone, "remote", "get-url", "origin")
+        except LocalRepoError:
+            continue
+        if Path(origin).resolve() != Path(repo).resolve():
+            continue
+        tags = ("for-each-ref", "refs/tags", "--format=%(refname) %(objectname)")
+        before = _git(clone, *tags)
+        try:
+            _git(clone, "fetch", "--quiet", "--force", "--tags", "origin")
+        except LocalRepoError as err:
+            print(f"removing asv's stale clone {clone} ({err})")
+            shutil.rmtree(clone)
+        else:
+            if _git(clone, *tags) == before:
+                continue
+        shutil.rmtree(clone.parent / "asv-build-cache", ignore_errors=True)
+        (clone.parent / "asv-install-status.json").unlink(missing_ok=True)
+
+
 def main(argv=None):
     import argparse
 

@@ -14,7 +14,6 @@ With internet, the real thing is plain asv on the committed configuration
 
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -51,40 +50,6 @@ def ensure_local_repo(path, releases):
             f"{path} holds releases {tags}, not {list(releases)}; remove it to rebuild"
         )
     localrepo.build_local_pyhf_repo(path, releases, WORK_DIR / "sdists")
-
-
-def refresh_asv_clones(env_dir, repo):
-    """Bring asv's clone of ``repo`` in each environment up to date with its tags.
-
-    asv fetches new commits into its clones but keeps tags it already has, so after the
-    local repository is rebuilt (new commits under the same tag names) no release tag
-    is reachable there and hatch-vcs versions pyhf 0.1.devN. Tags are force-fetched; a
-    clone that cannot fetch (asv's clones share the objects of the repository they came
-    from, which a rebuild deletes) is removed for asv to clone anew. Where a clone was
-    stale, the environment's built wheels and installed-commit record go too, so that
-    asv builds and installs pyhf again with the right version."""
-    for clone in sorted(Path(env_dir).glob("*/project")):
-        origin = subprocess.run(["git", "-C", str(clone), "remote", "get-url", "origin"],
-                                capture_output=True, text=True).stdout.strip()
-        if not origin or Path(origin).resolve() != Path(repo).resolve():
-            continue
-        before = _tags(clone)
-        fetched = subprocess.run(["git", "-C", str(clone), "fetch", "--quiet", "--force",
-                                  "--tags", "origin"], capture_output=True, text=True)
-        if fetched.returncode != 0:
-            print(f"main-job: removing asv's stale clone {clone} ({fetched.stderr.strip()})")
-            shutil.rmtree(clone)
-        elif _tags(clone) == before:
-            continue
-        environment = clone.parent
-        shutil.rmtree(environment / "asv-build-cache", ignore_errors=True)
-        (environment / "asv-install-status.json").unlink(missing_ok=True)
-
-
-def _tags(clone):
-    return subprocess.run(["git", "-C", str(clone), "for-each-ref", "refs/tags",
-                           "--format=%(refname) %(objectname)"],
-                          capture_output=True, text=True).stdout
 
 
 #: A representative slice of every workload (some 80 of the suite's 560 CPU
@@ -198,11 +163,9 @@ def main(argv=None):
     try:
         pyhf_repo = WORK_DIR / "pyhf"
         ensure_local_repo(pyhf_repo, args.releases)
-        refresh_asv_clones(REPO_ROOT / asvconf.derive_config()["env_dir"], pyhf_repo)
-        config = asvconf.write_config(
-            asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix),
-            WORK_DIR / "asv.json",
-        )
+        derived = asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix)
+        localrepo.refresh_asv_clones(derived["env_dir"], pyhf_repo)
+        config = asvconf.write_config(derived, WORK_DIR / "asv.json")
         machine = args.machine or asvconf_machine_name()
         run_asv(config, "machine", "--yes", "--machine", machine)
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
@@ -219,7 +182,6 @@ def main(argv=None):
             run_status = subprocess.run(command, cwd=REPO_ROOT).returncode or run_status
             walls.append((label, time.perf_counter() - started_run))
         run_asv(config, "publish")
-        derived = asvconf.derive_config()
         results_dir, html_dir = Path(derived["results_dir"]), Path(derived["html_dir"])
         utilization, report = dashboard.add_project_pages(results_dir, html_dir, machine)
     except (MainJobError, localrepo.LocalRepoError) as err:
