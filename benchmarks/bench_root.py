@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .common import SUITE_SIZE
 from .support import pallets, pyhf_compat, roofit, threads
+from .support.skips import RecordsSkips
 
 BENCHMARKS_PARENT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +40,7 @@ def _pyhf_numpy():
     pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
 
 
-class _RootBase:
+class _RootBase(RecordsSkips):
     params = [pallets.likelihoods(SUITE_SIZE)]
     param_names = ["likelihood"]
     timeout = 600

@@ -24,6 +24,7 @@ The Dask rows need ``distributed`` in the environment (skipped, n/a, otherwise).
 import os
 
 from .support import pallets, scan, threads
+from .support.skips import RecordsSkips
 
 SCAN_KEY = "sbottom/RegionB"
 SCAN_PATCHES = 8
@@ -58,7 +59,7 @@ def measure_scan(executor, workers):
             "capacity": calibration["capacity"], "patches": summary["patches"]}
 
 
-class PalletScan:
+class PalletScan(RecordsSkips):
     """A scan of 8 sbottom RegionB patches with local processes and Dask, 1 and N workers."""
 
     params = [SCAN_EXECUTORS, WORKER_COUNTS]

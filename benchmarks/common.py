@@ -13,6 +13,7 @@ import os
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
 from .support import backends, pallets, threads
+from .support.skips import RecordsSkips
 
 #: "quick" (CI, laptops) or "full" (GPU hosts): which pallets the suite runs on.
 SUITE_SIZE = os.environ.get("PYHF_BENCH_SIZE", "quick")
@@ -39,7 +40,7 @@ def require_budget(backend, optimizer):
         raise NotImplementedError(OUTSIDE_QUICK_BUDGET[backend, optimizer])
 
 
-class BackendBenchmark:
+class BackendBenchmark(RecordsSkips):
     """Parametrized over pyhf backend and device; subclasses append their own parameters."""
 
     params = [list(backends.BACKENDS), list(backends.DEVICES)]

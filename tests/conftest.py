@@ -15,6 +15,34 @@ for path in (REPO_ROOT, REPO_ROOT / "scripts"):
 SHARED_PALLETS = Path(os.environ.get("PYHF_BENCH_TEST_MIRROR", REPO_ROOT.parent / "shared" / "pallets"))
 
 
+#: pyhf's real history (GitHub stand-in): main, release/v0.7.x and the release tags.
+PYHF_BUNDLE = Path(os.environ.get("PYHF_BENCH_TEST_BUNDLE",
+                                  REPO_ROOT.parent / "shared" / "pyhf" / "pyhf-main.bundle"))
+
+#: Commits of pyhf's real main that the end-to-end tests measure.
+TENSORFLOW_REMOVED = "a4eefc50"  # PR #2609
+BEFORE_TENSORFLOW_REMOVAL = "135d029f"  # its parent
+PYTORCH_REMOVED = "c30e3376"  # PR #2611
+
+
+def clone_pyhf_history(dest):
+    """A working-tree clone of the bundle, with ``release/v0.7.x`` as a local branch too."""
+    import subprocess
+
+    if not PYHF_BUNDLE.is_file():
+        pytest.fail(f"pyhf's history {PYHF_BUNDLE} is missing (see ../shared/pyhf/README.md)")
+    subprocess.run(["git", "clone", "--quiet", str(PYHF_BUNDLE), str(dest)], check=True)
+    subprocess.run(["git", "-C", str(dest), "branch", "--quiet", "release/v0.7.x",
+                    "origin/release/v0.7.x"], check=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def pyhf_history(tmp_path_factory):
+    """A clone of pyhf's real history, made once per test session; do not commit to it."""
+    return clone_pyhf_history(tmp_path_factory.mktemp("pyhf-history") / "pyhf")
+
+
 @pytest.fixture(scope="session")
 def shared_pallets():
     if not SHARED_PALLETS.is_dir():

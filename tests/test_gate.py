@@ -268,16 +268,70 @@ def test_build_failure_is_reported_and_later_commits_compare_with_the_last_good(
     assert "Commit does not build" in text and broken[:8] in text
 
 
-def test_newly_skipped_backend_is_information_not_a_regression(writer, tmp_path):
-    writer.commit("base", good_values())
+def record_skip(writer, commit, params, kind, reason, env=ENV):
+    """What benchmarks/support/skips.py writes when a setup skips."""
+    folder = results.skip_log_dir(writer.root, writer.machine)
+    folder.mkdir(parents=True, exist_ok=True)
+    line = {"commit": commit, "env_name": env,
+            "benchmark_class": "bench_baseline.HypotestUncorrelatedBackground",
+            "params": params, "kind": kind, "reason": reason}
+    with open(folder / f"{commit[:8]}-{env}.jsonl", "a") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
+def skip_numpy_1_bin(writer):
     values = good_values()
     values[TIME][0] = NAN
     values[TRACK][0] = NAN
-    removed = writer.commit("removed", values)
+    return writer.commit("skipped", values)
+
+
+def test_a_backend_pyhf_removed_is_information_not_a_regression(writer, tmp_path):
+    writer.commit("base", good_values())
+    removed = skip_numpy_1_bin(writer)
+    record_skip(writer, removed, ["'numpy'", "1"], "removed", "pyhf removed the numpy backend")
     report = run(writer, [removed], tmp_path)
     assert report.findings == [] and report.exit_code == 0
-    assert sorted(f.kind for f in report.info) == ["newly_skipped", "newly_skipped"]
-    assert "Information (not regressions)" in (tmp_path / "reports" / "regressions.md").read_text()
+    assert sorted(f.kind for f in report.info) == ["removed", "removed"]
+    text = (tmp_path / "reports" / "regressions.md").read_text()
+    assert "Information (not regressions)" in text and "pyhf removed the numpy backend" in text
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_benchmark_gone_n_a_for_any_other_reason_is_a_finding(writer, tmp_path, recorded):
+    writer.commit("base", good_values())
+    skipped = skip_numpy_1_bin(writer)
+    if recorded:
+        record_skip(writer, skipped, ["'numpy'", "1"], "unavailable",
+                    "this pyhf calls np.product, which NumPy 2.4.6 removed")
+    report = run(writer, [skipped], tmp_path)
+    assert [f.kind for f in report.findings] == ["newly_skipped", "newly_skipped"]
+    assert report.exit_code == 1
+    expected = "np.product" if recorded else "recorded no reason"
+    assert all(expected in f.detail for f in report.findings)
+
+
+def test_a_commit_with_everything_n_a_is_a_broken_run(writer, tmp_path):
+    writer.commit("base", good_values())
+    nothing = writer.commit("nothing", {TIME: [NAN] * 4, TRACK: [NAN] * 4, PEAKMEM: [NAN]})
+    for params in (["'numpy'", "1"], ["'numpy'", "10"]):
+        record_skip(writer, nothing, params, "removed", "pyhf removed the numpy backend")
+    report = run(writer, [nothing], tmp_path)
+    assert report.nothing_measured == [nothing] and report.exit_code == 2
+    text = (tmp_path / "reports" / "regressions.md").read_text()
+    assert "the benchmark run broke" in text and "Nothing measured" in text
+
+
+def test_a_benchmark_failing_with_no_earlier_measurement_is_a_finding_once(writer, tmp_path):
+    values = good_values()
+    values[TIME][2] = None  # pytorch at 1 bin: n/a before, errors now
+    writer.commit("base", good_values())
+    first = writer.commit("first", values)
+    report = run(writer, [first], tmp_path)
+    assert [f.kind for f in report.findings] == ["failing"]
+    again = writer.commit("again", values)
+    report = run(writer, [again], tmp_path)
+    assert report.findings == [] and [f.kind for f in report.info] == ["still_failing"]
 
 
 def test_a_changed_benchmark_version_starts_a_new_history(writer, tmp_path):
@@ -398,3 +452,16 @@ def test_side_by_side_confirmation_needs_the_ratio_again_at_a_looser_p(tmp_path)
     assert confirmed and ratio > 1.25 and p < 0.05
     confirmed, ratio, _ = gate.confirm_pair(m(0.010, 1), m(0.0105, 2), rule)
     assert not confirmed and ratio < 1.25
+
+
+def test_a_release_on_another_branch_is_never_a_baseline_of_main(writer, tmp_path, monkeypatch):
+    # v0.7.6 sits on release/v0.7.x, dated between main's commits: a slow release must not
+    # make main's next commit look faster, nor a fast one make it look slower.
+    older = writer.commit("main-older", good_values(time_center=(0.010, 0.050)))
+    writer.commit("release", good_values(time_center=(0.002, 0.010), seed=5))
+    newer = writer.commit("main-newer", good_values(time_center=(0.010, 0.050), seed=7))
+    monkeypatch.setattr(gate, "git_first_parent", lambda repo, branch: [older, newer])
+    report = run(writer, [newer], tmp_path, repo=tmp_path)
+    assert report.findings == [] and report.exit_code == 0
+    compared = {f.baseline_commit for f in report.findings + report.info if f.baseline_commit}
+    assert compared <= {older}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhfbench import nightly, results
+from pyhfbench import history, nightly, results
 from test_gate import MACHINE, ResultsWriter, good_values
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -215,8 +215,8 @@ def test_mirror_is_cloned_then_fetched_and_release_tags_are_found(tmp_path):
     git("tag", "not-a-release")
     run = make_nightly(tmp_path, "--repo", str(repo))
     assert run.update_mirror() == git("rev-parse", "HEAD")
-    assert dict(run.release_tags()) == {"v0.1.0": git("rev-parse", "v0.1.0"),
-                                        "v0.2.0": git("rev-parse", "v0.2.0^{commit}")}
+    assert dict(history.release_tags(run.mirror, oldest=(0, 0, 0))) == {
+        "v0.1.0": git("rev-parse", "v0.1.0"), "v0.2.0": git("rev-parse", "v0.2.0^{commit}")}
     git("commit", "--quiet", "--allow-empty", "-m", "three")
     assert run.update_mirror() == git("rev-parse", "HEAD")  # fetched, not cloned again
     assert run.branch_commits()[0] == git("rev-parse", "HEAD")

@@ -1,7 +1,9 @@
-"""End to end: ``scripts/nightly`` on a local pyhf repository that grows commit by commit.
+"""End to end: ``scripts/nightly`` on pyhf's real history, growing commit by commit.
 
-Starting from the real v0.7.6 release (its PyPI sdist), the test adds, one
-nightly run at a time: a commit that changes nothing measurable, a commit
+Starting from a clone of pyhf's real history (``../shared/pyhf``: main's tip,
+hatch-vcs version 0.7.1.devN), the test adds on top of ``main``, one nightly
+run at a time: a commit that changes nothing measurable, a commit that makes
+the NumPy backend unusable (it calls ``np.product`` again) with its revert, a commit
 that slows the NumPy backend's ``poisson_logpdf`` (extra passes over the
 data, the hot path of every likelihood evaluation), a commit that changes a
 numerical result (twice-NLL scaled, so CLs moves), a commit that does not
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import clone_pyhf_history
 from pyhfbench import localrepo
 
 pytestmark = pytest.mark.slow
@@ -44,10 +47,16 @@ THRESHOLD = "0.5"
 #: machine, too little at 1 bin to pass the x1.5 threshold; 300 puts both far above it.
 SLOW_PASSES = 300
 
-POISSON = "        return xlogy(n, lam) - lam - gammaln(n + 1.0)  # type: ignore[no-any-return]"
+POISSON = '        return cast("ArrayLike", xlogy(n, lam) - lam - gammaln(n + 1.0))'
 SLOWDOWN = {"src/pyhf/tensor/numpy_backend.py": [(POISSON, (
     f"        for _ in range({SLOW_PASSES}):  # injected: extra passes over the data\n"
     "            xlogy(n, lam) - lam - gammaln(n + 1.0)\n" + POISSON))]}
+NUMPY_IMPORT = "import numpy as np\n"
+#: pyhf calling np.product again: unusable under NumPy 2, so every numpy benchmark is n/a.
+NUMPY2_BREAK = {"src/pyhf/tensor/numpy_backend.py": [(NUMPY_IMPORT, (
+    NUMPY_IMPORT + "\n\ndef _product(tensor):  # injected\n    return np.product(tensor)\n"))]}
+NUMPY2_FIX = {"src/pyhf/tensor/numpy_backend.py": [(b, a) for a, b in NUMPY2_BREAK[
+    "src/pyhf/tensor/numpy_backend.py"]]}
 RESULT_CHANGE = {"src/pyhf/infer/mle.py": [
     ("    return -2 * pdf.logpdf(pars, data)", "    return -2.02 * pdf.logpdf(pars, data)")]}
 BREAK_BUILD = {"pyproject.toml": [
@@ -82,10 +91,10 @@ def git(repo, *args):
 class Lab:
     """A local pyhf repository, the nightly's folders, and a way to run it."""
 
-    def __init__(self, work, sdist_cache):
+    def __init__(self, work):
         self.work = work
-        self.repo = work / "pyhf"
-        self.commits = dict(localrepo.build_local_pyhf_repo(self.repo, ["0.7.6"], sdist_cache))
+        self.repo = clone_pyhf_history(work / "pyhf")
+        self.commits = {"main": git(self.repo, "rev-parse", "main")}
         self.suite = copy_suite(work / "suite")
         self.results = work / "results-branch" / "results"
         self.results.mkdir(parents=True)
@@ -158,8 +167,8 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, sdist_cache):
-    lab = Lab(tmp_path_factory.mktemp("nightly-e2e"), sdist_cache)
+def lab(tmp_path_factory):
+    lab = Lab(tmp_path_factory.mktemp("nightly-e2e"))
     yield lab
     print("nightly wall times (s):", json.dumps(lab.timings))
 
@@ -167,9 +176,9 @@ def lab(tmp_path_factory, sdist_cache):
 def test_first_run_measures_the_release_publishes_and_keeps_results_in_git(lab):
     run = lab.nightly("--commit-results", "--push-html", str(lab.pages), name="first")
     assert run.code == 0, run.output
-    release = lab.commits["v0.7.6"]
-    assert run.summary["benchmarked"] == [release]
-    values = lab.values(release)
+    tip = lab.commits["main"]
+    assert run.summary["benchmarked"] == [tip]
+    values = lab.values(tip)
     assert 0.005 < values[TIME][("numpy", "cpu", "1")] < 1
     assert 0 < values[TRACK][("numpy", "cpu", "10")] < 1
     assert (lab.html / "index.html").is_file() and lab.html.is_symlink()
@@ -210,6 +219,18 @@ def test_second_run_on_the_same_commits_measures_nothing_and_finds_nothing(lab):
     assert (lab.reports / "remeasure" / "regressions.md").is_file()
 
 
+def test_a_commit_that_makes_numpy_unusable_fails_the_night(lab):
+    broken = lab.add("numpy backend: call np.product again", replace=NUMPY2_BREAK)
+    reverted = lab.add("Revert: call np.product again", replace=NUMPY2_FIX)
+    run = lab.nightly(name="numpy n/a, then reverted")
+    assert run.code == 2, run.output  # nothing measured at a commit: the night broke
+    assert run.report["nothing_measured"] == [broken]
+    assert {(f["kind"], f["commit"]) for f in run.report["findings"]} == {("newly_skipped", broken)}
+    assert all("calls np.product" in f["detail"] for f in run.report["findings"])
+    assert "Nothing measured" in run.markdown and "Newly n/a" in run.markdown
+    assert lab.values(reverted)[TIME][("numpy", "cpu", "10")] > 0
+
+
 def test_slowdown_is_flagged_in_exactly_the_benchmarks_it_touches(lab):
     slow = lab.add("numpy backend: extra passes in poisson_logpdf", replace=SLOWDOWN)
     run = lab.nightly(name="slowdown")
@@ -219,10 +240,10 @@ def test_slowdown_is_flagged_in_exactly_the_benchmarks_it_touches(lab):
     for finding in run.report["findings"]:
         assert finding["ratio"] >= 1 + float(THRESHOLD)
         assert finding["confirmation"]["confirmed"]
-        assert finding["baseline_commit"] == lab.commits["A note, nothing measurable"]
+        assert finding["baseline_commit"] == lab.commits["Revert: call np.product again"]
         assert "confirmed side by side" in finding["detail"]
     assert "Slower (time_): 2" in run.markdown
-    assert f"https://example.org/pyhf/compare/{lab.commits['A note, nothing measurable']}...{slow}" \
+    assert f"https://example.org/pyhf/compare/{lab.commits['Revert: call np.product again']}...{slow}" \
         in run.markdown
 
 

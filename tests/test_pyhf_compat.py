@@ -8,19 +8,6 @@ import pytest
 from benchmarks.support import pyhf_compat
 
 
-@pytest.mark.parametrize(
-    "version, expected",
-    [("0.7.6", (0, 7, 6)), ("0.7.7.dev12+g1234abc", (0, 7, 7)), ("0.6", (0, 6, 0)), ("1.0.0rc1", (1, 0, 0))],
-)
-def test_release_tuple(version, expected):
-    assert pyhf_compat.release_tuple(version) == expected
-
-
-def test_release_tuple_refuses_garbage():
-    with pytest.raises(ValueError, match="not a version"):
-        pyhf_compat.release_tuple("main")
-
-
 def hide_module(monkeypatch, hidden):
     real_find_spec = importlib.util.find_spec
 
@@ -32,8 +19,9 @@ def hide_module(monkeypatch, hidden):
 
 def test_removed_backend_is_a_skip_that_names_the_pyhf_pr(monkeypatch):
     hide_module(monkeypatch, "pyhf.tensor.pytorch_backend")
-    with pytest.raises(NotImplementedError, match="#2611"):
+    with pytest.raises(NotImplementedError, match="#2611") as raised:
         pyhf_compat.require_backend("pytorch")
+    assert pyhf_compat.skip_kind(raised.value) == "removed"
     pyhf_compat.require_backend("numpy")
 
 
@@ -48,30 +36,81 @@ def test_unknown_backend_is_an_error_not_a_skip():
         pyhf_compat.require_backend("cupy")
 
 
-def test_releases_before_numpy2_support_are_refused_under_numpy2(monkeypatch):
-    monkeypatch.setattr(pyhf, "__version__", "0.7.2")
-    with pytest.raises(NotImplementedError, match="legacy"):
+def fake_pyhf_source(monkeypatch, tmp_path, text):
+    """pyhf's package source as one file holding ``text``, for the source checks."""
+    source = tmp_path / "numpy_backend.py"
+    source.write_text(text)
+    monkeypatch.setattr(pyhf_compat, "_pyhf_sources", lambda: [source])
+
+
+def test_a_pyhf_calling_np_product_is_refused_under_numpy2(monkeypatch, tmp_path):
+    # v0.7.2 and main before PR #2242, whatever version hatch-vcs gives them.
+    fake_pyhf_source(monkeypatch, tmp_path, "        return np.product(tensor_in, axis=axis)\n")
+    with pytest.raises(NotImplementedError, match="calls np.product.*legacy") as raised:
         pyhf_compat.require_backend("numpy")
+    assert pyhf_compat.skip_kind(raised.value) == "unavailable"
 
 
-def test_a_pyhf_built_without_its_release_tags_fails_rather_than_skips(monkeypatch):
-    # hatch-vcs's fallback version: a skip decided on it would hide a broken build.
+def test_the_version_number_decides_nothing(monkeypatch):
+    # pyhf main as hatch-vcs versions it (its release tags are on release/v0.7.x).
+    monkeypatch.setattr(pyhf, "__version__", "0.7.1.dev398+gb3dc4bb2")
+    pyhf_compat.require_backend("numpy")
+    assert pyhf_compat.test_stat_kwargs("qtilde") == {"test_stat": "qtilde"}
     monkeypatch.setattr(pyhf, "__version__", "0.1.dev2")
-    with pytest.raises(RuntimeError, match="no release tag reachable"):
-        pyhf_compat.require_backend("numpy")
+    pyhf_compat.require_backend("numpy")
 
 
-def test_toys_are_refused_where_pyhf_calls_percentile_interpolation(monkeypatch):
-    monkeypatch.setattr(pyhf, "__version__", "0.7.6")
-    with pytest.raises(NotImplementedError, match="percentile"):
+def test_np_product_in_a_comment_or_np_prod_is_not_a_call(monkeypatch, tmp_path):
+    fake_pyhf_source(monkeypatch, tmp_path, "# np.product_of_sums\nreturn np.prod(x)\n")
+    pyhf_compat.require_backend("numpy")
+
+
+def test_toys_are_refused_where_the_backend_passes_percentile_interpolation(monkeypatch):
+    # pyhf up to v0.7.6 passes interpolation=, which NumPy 2 removed.
+    from benchmarks.support import backends
+
+    backends.activate("numpy", "cpu")
+
+    def old_percentile(self, tensor_in, q, axis=None, interpolation="linear"):
+        import numpy
+
+        return numpy.percentile(tensor_in, q, axis=axis, interpolation=interpolation)
+
+    monkeypatch.setattr(type(pyhf.tensorlib), "percentile", old_percentile)
+    with pytest.raises(NotImplementedError, match="percentile\\(interpolation=\\)"):
         pyhf_compat.require_toys()
-    monkeypatch.setattr(pyhf, "__version__", "0.7.7.dev3")
+
+
+def test_toys_run_where_the_backend_percentile_works(monkeypatch):
+    from benchmarks.support import backends
+
+    backends.activate("numpy", "cpu")
+    monkeypatch.setattr(type(pyhf.tensorlib), "percentile", lambda self, tensor_in, q, axis=None: 2.0)
     pyhf_compat.require_toys()
 
 
-def test_test_stat_keyword_follows_the_v0_6_0_rename(monkeypatch):
+def test_a_percentile_error_of_another_kind_is_not_a_skip(monkeypatch):
+    from benchmarks.support import backends
+
+    backends.activate("numpy", "cpu")
+
+    def broken(self, tensor_in, q, axis=None):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr(type(pyhf.tensorlib), "percentile", broken)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        pyhf_compat.require_toys()
+
+
+def test_test_stat_keyword_follows_the_calculators_signature(monkeypatch):
     assert pyhf_compat.test_stat_kwargs("qtilde") == {"test_stat": "qtilde"}
-    monkeypatch.setattr(pyhf, "__version__", "0.5.4")
+
+    class OldCalculator:  # pyhf v0.5's signature
+        def __init__(self, data, pdf, init_pars=None, par_bounds=None, fixed_params=None,
+                     qtilde=False):
+            pass
+
+    monkeypatch.setattr(pyhf.infer.calculators, "AsymptoticCalculator", OldCalculator)
     assert pyhf_compat.test_stat_kwargs("qtilde") == {"qtilde": True}
     assert pyhf_compat.test_stat_kwargs("q") == {"qtilde": False}
     with pytest.raises(NotImplementedError):
@@ -127,7 +166,6 @@ def test_jax_backend_importing_the_removed_jax_config_module_is_a_skip(monkeypat
         return real_find_spec(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    monkeypatch.setattr(pyhf, "__version__", "0.7.5")
     with pytest.raises(NotImplementedError, match="jax.config module, removed in JAX 0.4.25"):
         pyhf_compat.require_backend("jax")
 

@@ -1,30 +1,36 @@
 """Everything this suite knows about how pyhf differs between commits.
 
 asv runs the same benchmarks against every pyhf commit in history, so each
-API or backend difference is answered here and nowhere else. Where a feature
-does not exist at the commit under test, the helpers raise
+API or backend difference is answered here and nowhere else, by what the code
+under test has (a module, a keyword, a call into a removed library API), never
+by its version number: pyhf's releases v0.7.1 to v0.7.6 sit on
+``release/v0.7.x``, so hatch-vcs versions ``main`` 0.7.1.devN whatever it holds.
+Where a feature does not exist at the commit under test, the helpers raise
 ``NotImplementedError`` (asv shows the benchmark as skipped, n/a), never an
-error that asv would record as a failure.
+error that asv would record as a failure. ``RemovedFromPyhf`` marks the one
+kind of skip that is an expected change between commits (the gate lets it
+pass); every other skip appearing where there was a measurement is a finding.
 
 Differences known and handled:
 
 * pytorch backend: removed from pyhf ``main`` by PR #2611 (2025).
 * tensorflow backend: removed from pyhf ``main`` by PR #2609 (2025).
-  Both are detected by the absence of the backend module, not by version,
-  so a fork or a revert is handled too.
-* ``hypotest(..., qtilde=True)`` became ``test_stat="qtilde"`` in v0.6.0.
+  Both are detected by the absence of the backend module.
+* ``hypotest(..., qtilde=True)`` became ``test_stat="qtilde"`` in v0.6.0:
+  detected in the calculators' signature.
 * The default interpolation codes changed in v0.6.0; benchmarks always pass
   the published settings (normsys code4, histosys code4p) explicitly.
-* v0.7.0 to v0.7.2 call ``np.product``, removed in NumPy 2: they need the
-  ``legacy`` environment (numpy<2) of ``scripts/asvconf``.
-* ``calctype="toybased"`` up to v0.7.6 calls ``np.percentile(...,
-  interpolation=...)``, removed in NumPy 2.
+* Up to v0.7.2 and on ``main`` before a25f196 (PR #2242), pyhf calls
+  ``np.product``, removed in NumPy 2: found in pyhf's source.
+* ``calctype="toybased"`` needs the backend's ``percentile``; up to v0.7.6
+  (and on ``main`` before 2e4b9304 for JAX) it passes ``interpolation=``,
+  which NumPy 2 and recent JAX removed: found by calling it.
 * The jax backend up to v0.7.5 does ``from jax.config import config``, a
-  module JAX removed in 0.4.25 (v0.7.6 imports ``jax.config`` the new way).
-  Detected in the backend's source, so a patched old commit is handled too.
+  module JAX removed in 0.4.25: found in the backend's source.
 """
 
 import importlib.util
+import inspect
 import re
 from pathlib import Path
 
@@ -51,50 +57,49 @@ PUBLISHED_MODIFIER_SETTINGS = {
 #: Interpolation codes pyhf implements, tensorized and as slow references.
 INTERPOLATION_CODES = (0, 1, 2, 4, "4p")
 
-FIRST_TEST_STAT_KEYWORD = (0, 6, 0)
-FIRST_NUMPY2_RELEASE = (0, 7, 3)
-LAST_TOYS_BROKEN_UNDER_NUMPY2 = (0, 7, 6)
+
+#: A call of ``np.product`` (NumPy 2 removed it) in pyhf's source; the host reads commits
+#: with it through git to run them in the legacy environment.
+NUMPY_PRODUCT_CALL = r"\bnp\.product\("
+#: Where pyhf's backends live in its repository (src layout since 2019).
+BACKEND_MODULES_PATHSPEC = "src/pyhf/tensor/*_backend.py"
 
 
-def release_tuple(version):
-    """(major, minor, micro) of a version string; dev builds count as the next release.
+class RemovedFromPyhf(NotImplementedError):
+    """A skip because pyhf itself removed the feature at this commit: an expected change."""
 
-    ``0.7.7.dev12+g1234`` is a commit after v0.7.6, so it compares as (0, 7, 7).
-    """
-    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(version))
-    if not match:
-        raise ValueError(f"not a version: {version!r}")
-    return tuple(int(part or 0) for part in match.groups())
+    kind = "removed"
 
 
-def pyhf_release():
+def skip_kind(error):
+    """``removed`` for a removal by pyhf, ``unavailable`` for every other skip."""
+    return getattr(error, "kind", "unavailable")
+
+
+def _pyhf_sources():
     import pyhf
 
-    return release_tuple(pyhf.__version__)
+    return sorted(Path(pyhf.__file__).parent.rglob("*.py"))
 
 
-def numpy_major():
+def calls_removed_numpy_product():
+    """Whether this pyhf calls ``np.product``, which NumPy 2 removed, where it is missing."""
     import numpy
 
-    return release_tuple(numpy.__version__)[0]
+    if hasattr(numpy, "product"):
+        return False
+    return any(re.search(NUMPY_PRODUCT_CALL, path.read_text()) for path in _pyhf_sources())
 
 
 def require_pyhf_runs_here():
-    """Refuse commits that cannot run in this environment (NumPy 2 cut-off), and fail
-    (not skip) where pyhf's version is unknown, since every skip here depends on it."""
+    """Refuse pyhf commits whose code calls a NumPy API the installed NumPy removed."""
+    import numpy
     import pyhf
 
-    if str(pyhf.__version__).startswith("0.1.dev"):
-        # hatch-vcs's version when no release tag is reachable from the commit, e.g. in
-        # asv's clone of a repository whose tags moved (scripts/main-job refreshes them).
-        raise RuntimeError(
-            f"pyhf reports version {pyhf.__version__}: it was built from a git clone with no "
-            "release tag reachable from the commit, so which backends and APIs it has is "
-            "unknown; fetch the tags into asv's clone (git fetch --force --tags)")
-    if numpy_major() >= 2 and pyhf_release() < FIRST_NUMPY2_RELEASE:
+    if calls_removed_numpy_product():
         raise NotImplementedError(
-            f"pyhf {pyhf.__version__} calls np.product, which NumPy 2 removed; "
-            "benchmark it in the legacy environment (scripts/asvconf --matrix legacy)"
+            f"this pyhf ({pyhf.__version__}) calls np.product, which NumPy {numpy.__version__} "
+            "removed; benchmark it in the legacy environment (scripts/asvconf --matrix legacy)"
         )
 
 
@@ -117,9 +122,9 @@ def require_backend(backend):
         )
     require_pyhf_runs_here()
     if not backend_module_exists(backend):
-        raise NotImplementedError(
-            BACKEND_REMOVALS.get(backend, f"this pyhf commit has no {backend} backend")
-        )
+        if backend in BACKEND_REMOVALS:
+            raise RemovedFromPyhf(BACKEND_REMOVALS[backend])
+        raise NotImplementedError(f"this pyhf commit has no {backend} backend")
     missing = missing_libraries(backend)
     if missing:
         raise NotImplementedError(
@@ -144,22 +149,40 @@ def require_jax_config_module_if_imported():
 
 
 def require_toys():
-    import numpy
+    """Refuse toys where the active backend's ``percentile`` passes a keyword its library removed."""
     import pyhf
 
-    if numpy_major() >= 2 and pyhf_release() <= LAST_TOYS_BROKEN_UNDER_NUMPY2:
+    tensorlib = pyhf.tensorlib
+    percentile = getattr(tensorlib, "percentile", None)
+    if percentile is None:
+        raise NotImplementedError(f"this pyhf's {tensorlib.name} backend has no percentile")
+    try:
+        percentile(tensorlib.astensor([1.0, 2.0, 3.0]), 50.0)
+    except TypeError as err:
+        if "interpolation" not in str(err):
+            raise
         raise NotImplementedError(
-            f"toy-based tests in pyhf {pyhf.__version__} call np.percentile(interpolation=), "
-            f"removed in NumPy {numpy.__version__}; use the legacy environment"
-        )
+            f"toy-based tests in this pyhf ({pyhf.__version__}) call {tensorlib.name}'s "
+            "percentile(interpolation=), a keyword its installed version no longer takes; "
+            "use the legacy environment"
+        ) from None
+
+
+def takes_test_stat_keyword():
+    """Whether the calculators take ``test_stat=`` (v0.6.0 on) rather than ``qtilde=``."""
+    import pyhf.infer.calculators
+
+    signature = inspect.signature(pyhf.infer.calculators.AsymptoticCalculator.__init__)
+    return "test_stat" in signature.parameters
 
 
 def test_stat_kwargs(test_stat="qtilde"):
     """Keyword arguments that select the test statistic at this commit."""
-    if pyhf_release() >= FIRST_TEST_STAT_KEYWORD:
+    if takes_test_stat_keyword():
         return {"test_stat": test_stat}
     if test_stat not in ("q", "qtilde"):
-        raise NotImplementedError(f"test statistic {test_stat!r} needs pyhf >= 0.6.0")
+        raise NotImplementedError(f"test statistic {test_stat!r} needs pyhf's test_stat keyword "
+                                  "(v0.6.0 and later)")
     return {"qtilde": test_stat == "qtilde"}
 
 

@@ -7,11 +7,66 @@ NumPy 1 environment old releases need), write a derived configuration under
 ``.asv/`` and pass it to asv with ``--config``. Nothing committed is edited.
 """
 
+import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_CONFIG = REPO_ROOT / "asv.conf.json"
+#: Bare mirrors of local working-tree repositories (see ``asv_repository``).
+MIRRORS_DIR = REPO_ROOT / ".asv" / "mirrors"
+
+
+#: The local stand-in for HEPData beside a checkout (see pallets/README.md).
+LOCAL_PALLET_MIRROR = REPO_ROOT.parent / "shared" / "pallets"
+PALLET_MIRROR_ENV = "PYHF_BENCH_PALLET_MIRROR"
+
+
+def select_pallet_mirror(explicit=None, environ=os.environ):
+    """The pallet mirror the benchmarks read (set in ``environ``), or None: HEPData by DOI.
+
+    ``explicit``, else ``$PYHF_BENCH_PALLET_MIRROR``, else ../shared/pallets where it exists.
+    """
+    chosen = explicit or environ.get(PALLET_MIRROR_ENV) or (
+        str(LOCAL_PALLET_MIRROR) if LOCAL_PALLET_MIRROR.is_dir() else None)
+    if chosen:
+        environ[PALLET_MIRROR_ENV] = str(Path(chosen).resolve())
+    return chosen
+
+
+class RepositoryError(ValueError):
+    pass
+
+
+def asv_repository(repo, mirrors_dir=MIRRORS_DIR):
+    """What asv should read for ``repo``: URLs and bare repositories as they are, a local
+    working tree through a bare mirror of it, refreshed on every call.
+
+    asv uses a local repository in place and runs ``git rev-list -n 1 <tag>`` there: in a
+    working tree of pyhf, the tag ``binder`` is also the folder ``binder/``, so git refuses
+    the ambiguous name and ``asv publish`` fails. A bare mirror has no work tree to clash.
+    """
+    local = Path(repo).expanduser()
+    if not local.exists():
+        return str(repo)
+    local = local.resolve()
+    if not (local / ".git").exists():
+        return str(local)  # bare already
+    name = f"{local.name}-{hashlib.sha256(str(local).encode()).hexdigest()[:8]}.git"
+    mirror = Path(mirrors_dir) / name
+    if (mirror / "HEAD").exists():
+        command = ["git", "-C", str(mirror), "fetch", "--quiet", "--prune", "--force",
+                   "origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+    else:
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        command = ["git", "clone", "--quiet", "--mirror", str(local), str(mirror)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RepositoryError(f"cannot mirror the pyhf repository {local} into {mirror}: "
+                              f"{result.stderr.strip()}")
+    return str(mirror)
 
 #: Requirement sets for asv's matrix, by name. "cpu" is the committed default.
 MATRIX_PRESETS = {
@@ -59,8 +114,7 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
     """
     config = dict(base or load_committed_config())
     if repo is not None:
-        local = Path(repo).expanduser()
-        config["repo"] = str(local.resolve()) if local.exists() else str(repo)
+        config["repo"] = asv_repository(repo)
     if branches:
         config["branches"] = list(branches)
     if matrix is not None:
@@ -76,10 +130,10 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
                        ("env_dir", env_dir)):
         if value is not None:
             config[key] = value
-    # A derived file lives elsewhere, so every path in it must be absolute.
+    # A derived file lives elsewhere, so every path in it must be absolute; symlinks stay
+    # unresolved: the nightly's html/ is a link it swaps to a new folder every night.
     for key in ("benchmark_dir", "env_dir", "results_dir", "html_dir"):
-        path = Path(config[key])
-        config[key] = str(path if path.is_absolute() else (REPO_ROOT / path).resolve())
+        config[key] = os.path.abspath(os.path.join(REPO_ROOT, os.path.expanduser(config[key])))
     return config
 
 
@@ -113,7 +167,7 @@ def main(argv=None):
     try:
         config = derive_config(args.repo, args.branches, args.matrix, args.results_dir,
                                args.html_dir, args.env_dir)
-    except ValueError as err:
+    except ValueError as err:  # RepositoryError too
         parser.error(str(err))
     dest = write_config(config, args.output)
     print(dest)

@@ -24,13 +24,25 @@ earlier commit, in branch order, where it was measured). Findings:
     the value moved beyond ``abs_tol + rel_tol * |before|``.
 ``newly_failing``
     a benchmark that was measured at the previous commit now errors.
+``failing``
+    a benchmark that errors with no good measurement before it (new, or n/a
+    before); one that failed at the previous commit too is information.
+``newly_skipped``
+    a benchmark measured at the previous commit is n/a now for any reason but
+    a removal by pyhf itself (the reason the benchmark recorded, see
+    ``benchmarks/support/skips.py``, is shown; none recorded is a finding too).
 ``build_failed``
     asv could not build or install the commit (every benchmark failed
     without running). Later commits are compared with the last good one.
 
-Information only, never a regression: a benchmark newly skipped (NaN, for
-example because pyhf removed its backend), one that recovered, one that got
-faster, one measured for the first time.
+Information only, never a regression: a benchmark n/a now because pyhf
+removed its backend (``removed``), one that recovered, one that got faster,
+one measured for the first time.
+
+A commit at which no selected benchmark was measured (and that did build) is
+a broken run, exit 2: a night that measures nothing is never clean. Only
+commits on the branch's first-parent history are baselines (a release on
+``release/v0.7.x`` is never one for ``main``).
 
 Thresholds are set per benchmark with a JSON file (``--config``)::
 
@@ -72,9 +84,9 @@ DEFAULT_COMMIT_URL = "https://github.com/scikit-hep/pyhf/commit/"
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
 
 REGRESSION_KINDS = ("slower", "more_memory", "worse", "result_changed", "newly_failing",
-                    "build_failed")
-INFO_KINDS = ("newly_skipped", "recovered", "faster", "less_memory", "first_measurement",
-              "unconfirmed")
+                    "failing", "newly_skipped", "build_failed")
+INFO_KINDS = ("removed", "still_failing", "recovered", "faster", "less_memory",
+              "first_measurement", "unconfirmed")
 
 TITLES = {
     "slower": "Slower (time_)",
@@ -82,8 +94,11 @@ TITLES = {
     "worse": "Worse tracked value (track_, higher or lower is worse)",
     "result_changed": "Result changed (track_)",
     "newly_failing": "Newly failing",
+    "failing": "Failing (no earlier good measurement)",
+    "newly_skipped": "Newly n/a (measured before; not a removal by pyhf)",
     "build_failed": "Commit does not build",
     "not_measured": "Not measured (no results: the run broke)",
+    "nothing_measured": "Nothing measured (every selected benchmark n/a or failed: the run broke)",
 }
 
 
@@ -286,8 +301,9 @@ def order_commits(commit_results, branch_order=None):
 class Gate:
     """Compares new commits with their history; collects findings and information."""
 
-    def __init__(self, rules=None, bench=None, benchmarks_info=None):
+    def __init__(self, rules=None, bench=None, benchmarks_info=None, skip_reasons=None):
         self.rules = rules or Rules()
+        self.skip_reasons = skip_reasons or {}
         self.bench = [re.compile(b) for b in (bench or [])]
         self.info_of = benchmarks_info or {}
         self.findings = []
@@ -369,12 +385,24 @@ class Gate:
                 self.add("newly_failing", commit, measurement, env, previous_commit, previous,
                          detail="measured at the previous commit, errors now "
                          "(see asv run --show-stderr for the traceback)")
+            elif previous is not None and previous.state == FAILED:
+                self.add("still_failing", commit, measurement, env, previous_commit, previous,
+                         detail="failed at the previous commit too")
+            else:
+                self.add("failing", commit, measurement, env, previous_commit, previous,
+                         detail="errors, with no earlier good measurement (new, or n/a before; "
+                         "see asv run --show-stderr for the traceback)")
             return
         if state == SKIPPED:
             if previous is not None and previous.state == OK:
-                self.add("newly_skipped", commit, measurement, env, previous_commit, previous,
-                         detail="skipped now (NaN): e.g. pyhf removed the backend, or the "
-                         "combination was not selected")
+                why = resultslib.skip_reason_of(self.skip_reasons, commit, env, measurement)
+                if why is not None and why.kind == resultslib.REMOVED:
+                    self.add("removed", commit, measurement, env, previous_commit, previous,
+                             detail=why.reason)
+                else:
+                    self.add("newly_skipped", commit, measurement, env, previous_commit,
+                             previous, detail=f"n/a now: {why.reason}" if why else
+                             "n/a now, and the benchmark recorded no reason")
             return
         if previous is not None and previous.state == FAILED:
             self.add("recovered", commit, measurement, env, previous_commit, previous)
@@ -457,6 +485,8 @@ class Report:
     info: list
     not_measured: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    nothing_measured: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # lines for the reader, e.g. releases not buildable
     rules: dict = None
     commit_url: str = DEFAULT_COMMIT_URL
     subjects: dict = field(default_factory=dict)
@@ -466,7 +496,7 @@ class Report:
 
     @property
     def exit_code(self):
-        if self.errors or self.not_measured:
+        if self.errors or self.not_measured or self.nothing_measured:
             return EXIT_BROKEN
         return EXIT_FINDINGS if self.findings else EXIT_CLEAN
 
@@ -485,6 +515,8 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "info": [f.to_json() for f in self.info],
             "not_measured": self.not_measured,
+            "nothing_measured": self.nothing_measured,
+            "notes": self.notes,
             "errors": self.errors,
             "rules": self.rules,
             "commit_url": self.commit_url,
@@ -535,18 +567,17 @@ class Report:
         for error in self.errors:
             lines.append(f"> **Error:** {error}")
             lines.append("")
-        if self.not_measured:
-            lines.append(f"## {TITLES['not_measured']}")
-            lines.append("")
-            lines.append("| commit |")
-            lines.append("| --- |")
-            for commit in self.not_measured:
-                lines.append(f"| {self.commit_link(commit)} |")
-            lines.append("")
+        for key in ("not_measured", "nothing_measured"):
+            if getattr(self, key):
+                lines += [f"## {TITLES[key]}", "", "| commit |", "| --- |"]
+                lines += [f"| {self.commit_link(commit)} |" for commit in getattr(self, key)]
+                lines.append("")
         for kind in REGRESSION_KINDS:
             items = [f for f in self.findings if f.kind == kind]
             if items:
                 lines += self._section(kind, items)
+        if self.notes:
+            lines += ["## Notes", ""] + [f"- {note}" for note in self.notes] + [""]
         if self.info:
             lines.append("## Information (not regressions)")
             lines.append("")
@@ -726,6 +757,19 @@ def resolve_commits(requested, known):
     return resolved
 
 
+def nothing_measured(loaded, commits, selected):
+    """The commits (that built) at which no selected benchmark has a measurement."""
+    empty = []
+    for commit in commits:
+        at_commit = [c for c in loaded if c.commit == commit]
+        if any(c.build_failed for c in at_commit):
+            continue  # reported as build_failed
+        if not any(m.state == OK and selected(m.label)
+                   for c in at_commit for m in c.measurements.values()):
+            empty.append(commit)
+    return empty
+
+
 def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch="main",
              bench=None, rules=None, report_dir=DEFAULT_REPORT_DIR, commit_url=DEFAULT_COMMIT_URL,
              baseline_results_dir=None, write=True):
@@ -752,6 +796,12 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
     by_env = {}
     for item in loaded:
         by_env.setdefault(item.env_name, []).append(item)
+    if branch_order:
+        # Baselines come from the branch's own history: a release on another branch
+        # (v0.7.6 on release/v0.7.x) would otherwise slot in among main's commits by date.
+        on_branch = set(branch_order) | set(commits or ())
+        by_env = {env: [c for c in items if c.commit in on_branch]
+                  for env, items in by_env.items()}
     series_by_env = {env: order_commits(items, branch_order) for env, items in by_env.items()}
     all_ordered = order_commits(loaded, branch_order)
     known = [c.commit for c in all_ordered]
@@ -769,7 +819,7 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
             baseline_results_dir, machine, on_error=lambda path, err: errors.append(str(err)))
         other_index = {(c.env_name, c.commit): c for c in other}
 
-    gate = Gate(rules, bench, info)
+    gate = Gate(rules, bench, info, resultslib.load_skip_reasons(results_dir, machine))
     for env, series in series_by_env.items():
         if baseline_results_dir is not None:
             def lookup(commit, key, env=env):
@@ -785,6 +835,8 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
         machine=machine, commits=new, findings=gate.findings, info=gate.info,
         not_measured=not_measured, errors=errors, rules=rules.describe(), commit_url=commit_url,
         subjects=git_subjects(repo, new) if repo else {},
+        nothing_measured=nothing_measured(loaded, [c for c in new if c not in not_measured],
+                                          gate.selected),
     )
     if write:
         write_reports(report, report_dir)

@@ -1,7 +1,10 @@
 """The main job on its embedded default: no GPU, no internet beyond the package registries.
 
-1. Build a local pyhf repository from the last few releases on PyPI (one
-   tagged commit per sdist), a stand-in for GitHub.
+1. Take pyhf's real history from the git bundle beside the checkout
+   (../shared/pyhf/pyhf-main.bundle, a stand-in for GitHub) and measure the
+   last release (v0.7.6, on ``release/v0.7.x``) and ``main``'s tip; without
+   the bundle, build a local repository from the last releases on PyPI (one
+   tagged commit per sdist).
 2. Derive an asv configuration that points the committed one at it.
 3. ``asv run`` the suite on every commit with the CPU backends, on the
    generated pallets and, where a local mirror is given (or found beside the
@@ -20,11 +23,17 @@ import time
 from pathlib import Path
 
 from . import asvconf, dashboard, localrepo
+from . import results as resultslib
 
 REPO_ROOT = asvconf.REPO_ROOT
 WORK_DIR = REPO_ROOT / ".asv" / "main-job"
 DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "pallets"
 DEFAULT_RELEASES = ("0.7.5", "0.7.6")
+#: pyhf's real history beside the checkout (see ../shared/pyhf/README.md).
+DEFAULT_BUNDLE = REPO_ROOT.parent / "shared" / "pyhf" / "pyhf-main.bundle"
+#: What the main job measures in pyhf's real history: the last release and main's tip.
+DEFAULT_REVISIONS = ("v0.7.6", "main")
+BRANCHES = ("main", "release/v0.7.x")
 
 
 class MainJobError(RuntimeError):
@@ -50,6 +59,32 @@ def ensure_local_repo(path, releases):
             f"{path} holds releases {tags}, not {list(releases)}; remove it to rebuild"
         )
     localrepo.build_local_pyhf_repo(path, releases, WORK_DIR / "sdists")
+
+
+def mirror_history(source, dest):
+    """A bare mirror of pyhf's history at ``dest`` (a bundle, clone or URL), fetched anew."""
+    if (Path(dest) / "HEAD").exists():
+        command = ["git", "-C", str(dest), "fetch", "--quiet", "--prune", "--force", str(source),
+                   "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+    else:
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        command = ["git", "clone", "--quiet", "--mirror", str(source), str(dest)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MainJobError(f"cannot mirror pyhf's history from {source}: {result.stderr.strip()}")
+    return Path(dest)
+
+
+def resolve_revisions(repo, revisions):
+    """Full commit hashes of ``revisions`` (tags, branches, hashes) in ``repo``."""
+    hashes = []
+    for revision in revisions:
+        result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                                 f"{revision}^{{commit}}"], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise MainJobError(f"{revision!r} is not a commit of the pyhf repository {repo}")
+        hashes.append(result.stdout.strip())
+    return hashes
 
 
 #: A representative slice of every workload (some 80 of the suite's 560 CPU
@@ -135,7 +170,14 @@ def main(argv=None):
         description="Benchmark the last pyhf releases from PyPI on the CPU backends, "
         "publish the dashboard, and summarize.",
     )
-    parser.add_argument("--releases", nargs="+", default=list(DEFAULT_RELEASES))
+    parser.add_argument("--pyhf", default=str(DEFAULT_BUNDLE) if DEFAULT_BUNDLE.is_file() else None,
+                        metavar="BUNDLE|CLONE|URL",
+                        help="pyhf's git history (default: ../shared/pyhf/pyhf-main.bundle when it "
+                        "is there, else a repository built from the --releases sdists on PyPI)")
+    parser.add_argument("--revisions", nargs="+", default=list(DEFAULT_REVISIONS),
+                        help="with --pyhf: the commits to measure (default: v0.7.6 main)")
+    parser.add_argument("--releases", nargs="+", default=list(DEFAULT_RELEASES),
+                        help="without --pyhf: the PyPI releases to build a repository from")
     parser.add_argument("--mirror", default=os.environ.get("PYHF_BENCH_PALLET_MIRROR"),
                         help="local pallet mirror (default: ../shared/pallets if present)")
     parser.add_argument("--matrix", default="cpu", help="requirement preset of scripts/asvconf")
@@ -161,13 +203,24 @@ def main(argv=None):
     else:
         print("No pallet mirror: generated pallets only")
     try:
-        pyhf_repo = WORK_DIR / "pyhf"
-        ensure_local_repo(pyhf_repo, args.releases)
-        derived = asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix)
+        if args.pyhf:
+            pyhf_repo = mirror_history(args.pyhf, WORK_DIR / "pyhf-history.git")
+            commits = resolve_revisions(pyhf_repo, args.revisions)
+            print(f"pyhf's history from {args.pyhf}: {' '.join(args.revisions)}")
+            derived = asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix, branches=BRANCHES)
+        else:
+            pyhf_repo = WORK_DIR / "pyhf"
+            ensure_local_repo(pyhf_repo, args.releases)
+            commits = resolve_revisions(pyhf_repo, [f"v{v}" for v in args.releases])
+            derived = asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix)
         localrepo.refresh_asv_clones(derived["env_dir"], pyhf_repo)
+        hashfile = WORK_DIR / "commits.txt"
+        hashfile.write_text("\n".join(commits) + "\n")
         config = asvconf.write_config(derived, WORK_DIR / "asv.json")
         machine = args.machine or asvconf_machine_name()
         run_asv(config, "machine", "--yes", "--machine", machine)
+        # The benchmarks record why they skip beside the results (asv keeps no reason).
+        os.environ[resultslib.SKIP_LOG_ENV] = str(resultslib.skip_log_dir(derived["results_dir"], machine))
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
         if not args.full:
             run_args.append("--quick")
@@ -175,7 +228,8 @@ def main(argv=None):
         gpu, run_status, walls = gpu_present(), 0, []
         for label, regexes in run_plan(selection, args.by_module):
             bench_args = [arg for regex in bench_selection(regexes, gpu) for arg in ("--bench", regex)]
-            command = [sys.executable, "-m", "asv", *run_args, *bench_args, "ALL", "--config", str(config)]
+            command = [sys.executable, "-m", "asv", *run_args, *bench_args, f"HASHFILE:{hashfile}",
+                       "--config", str(config)]
             print("$", " ".join(command[2:]), flush=True)
             started_run = time.perf_counter()
             # asv exits 2 when a benchmark fails; the summary below says which, so go on.

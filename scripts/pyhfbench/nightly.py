@@ -17,8 +17,14 @@ Steps, each safe to repeat:
 5. pick the commits not yet benchmarked on this machine: the branch's
    commits after the newest one with results (the branch head on a first
    run; at most ``--max-commits``), plus the commits an interrupted run had
-   planned, plus with ``--backfill-tags`` the release tags without results;
-6. ``asv run`` them with recorded samples (``--record-samples``). asv
+   planned; these are gated. Backfilled, not gated: with ``--backfill-tags``
+   the releases from v0.6.0 on, on any branch (``release/v0.7.x``), and with
+   ``--backfill-main N`` a first history of the branch (``history.py``);
+6. ``asv run`` them with recorded samples (``--record-samples``), each in the
+   environment its code runs in (``--legacy-matrix`` where pyhf still calls
+   ``np.product``), the benchmarks recording why they skip beside the results
+   (``results/<machine>/skips/``). A backfilled commit that does not build is
+   noted in the report once, not a failure of the night. asv
    writes into ``<workdir>/staging``; each completed commit is then moved into
    the results folder by write-to-temporary-and-rename, so the results
    folder only ever holds complete files. A commit that does not build, or a
@@ -63,7 +69,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import asvconf, dashboard
+from . import asvconf, dashboard, history
 from . import gate as gatelib
 from . import results as resultslib
 
@@ -282,13 +288,19 @@ class Nightly:
         self.log = Log(self.workdir / "logs" / f"nightly-{stamp()}.log")
         self.child = None
         self.lock = None
+        self.tag_names = {}
         self.summary = {"machine": self.machine, "started_at": utcnow().isoformat(
             timespec="seconds"), "broken": []}
 
     # configuration ------------------------------------------------------
-    def write_config(self, name, results_dir, html_dir=None, benchmark_dir=None):
+    def write_config(self, name, results_dir, html_dir=None, benchmark_dir=None, matrix=None):
+        branches = [self.args.branch]
+        if self.args.branch != history.RELEASE_BRANCH and git(
+                self.mirror, "rev-parse", "--verify", "--quiet",
+                f"refs/heads/{history.RELEASE_BRANCH}", check=False).returncode == 0:
+            branches.append(history.RELEASE_BRANCH)  # the releases, graphed apart from main
         config = asvconf.derive_config(
-            repo=self.mirror, branches=[self.args.branch], matrix=self.args.matrix,
+            repo=self.mirror, branches=branches, matrix=matrix or self.args.matrix,
             results_dir=results_dir, html_dir=html_dir or (self.workdir / "html-unused"),
             env_dir=self.env_dir,
         )
@@ -334,20 +346,6 @@ class Nightly:
     def branch_commits(self):
         """The branch's first-parent commits, newest first."""
         return git(self.mirror, "rev-list", "--first-parent", self.args.branch).stdout.split()
-
-    def release_tags(self):
-        out = git(self.mirror, "tag", "--merged", self.args.branch,
-                  "--format=%(objectname) %(*objectname) %(refname:short)").stdout
-        tags = []
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 3:
-                commit, name = parts[1], parts[2]
-            else:
-                commit, name = parts[0], parts[-1]
-            if re.match(r"v?\d+(\.\d+)*$", name):
-                tags.append((name, commit))
-        return tags
 
     # results --------------------------------------------------------------
     def stored(self, env_names):
@@ -422,14 +420,14 @@ class Nightly:
         atomic_write_json(self.journal_path, journal)
 
     # asv ------------------------------------------------------------------
-    def asv(self, *args, label="asv"):
+    def asv(self, *args, label="asv", env=None):
         """Run asv (through asvcall.py) streaming its output; return its exit status."""
         command = [sys.executable, str(ASVCALL), self.machine_file, *map(str, args)]
         self.log(f"{label}: asv {' '.join(map(str, args))}")
         lock_fds = tuple(self.lock.fds) if self.lock else ()
         self.child = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
-            pass_fds=lock_fds, preexec_fn=_die_with_parent,
+            pass_fds=lock_fds, preexec_fn=_die_with_parent, env=env,
         )
         try:
             for line in self.child.stdout:
@@ -462,8 +460,12 @@ class Nightly:
             args.append("--quick")
         args += list(self.args.asv_arg or ()) + list(extra)
         args.append(f"HASHFILE:{hashfile}")
+        # The benchmarks record why they skip beside the results the gate reads.
+        skip_root = self.results_dir if Path(results_dir) == self.staging else results_dir
+        env = dict(os.environ, **{resultslib.SKIP_LOG_ENV: str(
+            resultslib.skip_log_dir(skip_root, self.machine))})
         try:
-            return self.asv(*args, label=f"benchmarking {len(commits)} commit(s)")
+            return self.asv(*args, label=f"benchmarking {len(commits)} commit(s)", env=env)
         finally:
             hashfile.unlink(missing_ok=True)
 
@@ -544,13 +546,15 @@ class Nightly:
                                   [(p.pattern, v) for p, v in rules.overrides])
         return rules
 
-    def gate(self, commits, rules, config):
+    def gate(self, commits, rules, config, notes=(), errors=()):
         report = gatelib.run_gate(
             self.results_dir, self.machine, commits=commits, repo=self.mirror,
             branch=self.args.branch, bench=self.bench, rules=rules,
             report_dir=self.report_dir, commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL,
             write=False,
         )
+        report.notes += list(notes)
+        report.errors += [e for e in errors if e not in report.errors]
         slower = [f for f in report.findings if f.kind == "slower"]
         if slower and self.args.confirm:
             self.confirm(report, slower, rules, config)
@@ -645,9 +649,12 @@ class Nightly:
         self.log(f"machine {self.machine}; results {self.results_dir}; workdir {self.workdir}")
         head = self.update_mirror()
         self.log(f"{args.branch} is at {head[:8]}")
-        config = self.write_config("run", self.staging)
-        env_names = self.env_names(config)
-        self.register_machine(config)
+        configs = {"default": self.write_config("run", self.staging),
+                   "legacy": self.write_config("run-legacy", self.staging,
+                                               matrix=args.legacy_matrix)}
+        names = [self.env_names(c) for c in configs.values()]
+        env_names = None if None in names else set().union(*names)
+        self.register_machine(configs["default"])
 
         journal = self.load_journal()
         # An interrupted interleaved run leaves partial samples: measure those commits again.
@@ -660,42 +667,41 @@ class Nightly:
         new, note = select_new_commits(self.branch_commits(), stored, pending, args.max_commits)
         if note:
             self.log(note)
-        tags = []
-        if args.backfill_tags:
-            tags = [c for _, c in self.release_tags() if c not in stored and c not in new]
-            if tags:
-                self.log(f"backfilling {len(tags)} release tag(s)")
         to_gate = list(dict.fromkeys(pending + new))
-        to_run = [c for c in dict.fromkeys(tags + to_gate) if c not in stored]
-        self.summary.update(commits=to_gate, backfilled=tags, benchmarked=to_run)
+        gated_run = [c for c in to_gate if c not in stored]
+        backfill = [c for c in self.backfill_commits() if c not in stored and c not in to_gate]
+        self.summary.update(commits=to_gate, backfilled=backfill, benchmarked=gated_run + backfill)
 
         asv_rc = None
-        if to_run:
+        if gated_run:
             self.save_journal(pending=to_gate, running=True, interleave=args.interleave_rounds,
                               started_at=utcnow().isoformat(timespec="seconds"))
-            self.log(f"benchmarking {len(to_run)} commit(s): {' '.join(c[:8] for c in to_run)}")
-            asv_rc = self.run_asv(config, to_run, self.staging, self.bench,
-                                  interleave=args.interleave_rounds)
+            self.log(f"benchmarking {len(gated_run)} commit(s): "
+                     f"{' '.join(c[:8] for c in gated_run)}")
+            asv_rc = self.run_in_environments(configs, gated_run, interleave=args.interleave_rounds)
             self.save_journal(running=False)
             self.harvest()
-            if asv_rc not in (0, 2):
-                self.summary["broken"].append(f"asv run exited with {asv_rc}")
             stored = self.stored(env_names)
-            missing = [c for c in to_run if c not in stored]
+            missing = [c for c in gated_run if c not in stored]
             if missing:
                 self.summary["broken"].append(
                     f"no results for {' '.join(c[:8] for c in missing)}")
+            if asv_rc not in (0, 2) or (asv_rc == 2 and not self.failures_recorded(gated_run)):
+                self.summary["broken"].append(
+                    f"asv run exited with {asv_rc}" + (" although no benchmark or build of "
+                    "these commits is recorded as failed" if asv_rc == 2 else ""))
         else:
             self.log("no new commits to benchmark")
         self.summary["asv_exit_status"] = asv_rc
+        notes = self.run_backfill(configs, backfill, env_names) if backfill else []
 
-        if not args.no_publish and (to_run or resumed or not self.html_dir.exists()):
+        if not args.no_publish and (gated_run or backfill or resumed or not self.html_dir.exists()):
             try:
                 self.publish()
             except NightlyError as err:
                 self.summary["broken"].append(str(err))
         # Git and pushes may fail (network, credentials): the gate still runs and reports.
-        for wanted, step in ((args.commit_results, lambda: self.commit_results(to_run)),
+        for wanted, step in ((args.commit_results, lambda: self.commit_results(gated_run + backfill)),
                              (args.push_html, lambda: self.push_html(args.push_html))):
             if wanted:
                 try:
@@ -705,7 +711,8 @@ class Nightly:
                     self.summary["broken"].append(str(err))
 
         rules = self.rules()
-        report = self.gate(to_gate, rules, config)
+        report = self.gate(to_gate, rules, configs["default"], notes=notes,
+                           errors=self.summary["broken"])
         self.summary["gate"] = {"status": report.status, "findings": len(report.findings),
                                 "report": str(self.report_dir / "regressions.md")}
         gatelib.print_summary(report)
@@ -713,11 +720,67 @@ class Nightly:
             self.save_journal(pending=[], running=False)
         if args.remeasure:
             self.remeasure(args.remeasure, rules)
+        return EXIT_BROKEN if self.summary["broken"] else report.exit_code
 
-        code = report.exit_code
-        if self.summary["broken"]:
-            code = EXIT_BROKEN
-        return code
+    # history --------------------------------------------------------------
+    def backfill_commits(self):
+        """Release tags (``--backfill-tags``) and main's history (``--backfill-main N``)."""
+        chosen = []
+        if self.args.backfill_tags:
+            tags = history.release_tags(self.mirror)[: self.args.max_tags]
+            self.tag_names.update({commit: name for name, commit in tags})
+            chosen += [commit for _, commit in tags]
+        if self.args.backfill_main:
+            chosen += history.backfill_plan(self.mirror, self.args.branch, self.args.backfill_main,
+                                            since=self.args.backfill_since)
+        return list(dict.fromkeys(chosen))
+
+    def environment_of(self, commit):
+        return "legacy" if history.needs_legacy_environment(self.mirror, commit) else "default"
+
+    def run_in_environments(self, configs, commits, interleave=False):
+        """asv run ``commits``, each in the environment its code can run in; the worst exit status."""
+        statuses = []
+        for env in ("default", "legacy"):
+            group = [c for c in commits if self.environment_of(c) == env]
+            if group:
+                if env == "legacy":
+                    self.log(f"{len(group)} commit(s) call np.product (NumPy 2 removed it): "
+                             f"benchmarking them in the {self.args.legacy_matrix} environment")
+                statuses.append(self.run_asv(configs[env], group, self.staging, self.bench,
+                                             interleave=interleave))
+        return max(statuses, key=lambda rc: (rc not in (0, 2), rc != 0)) if statuses else None
+
+    def failures_recorded(self, commits):
+        """Whether asv recorded a failed benchmark or build at any of ``commits``."""
+        wanted = set(commits)
+        loaded = resultslib.load_machine(self.results_dir, self.machine, on_error=lambda *a: None)
+        return any(m.state == resultslib.FAILED for c in loaded if c.commit in wanted
+                   for m in c.measurements.values())
+
+    def run_backfill(self, configs, commits, env_names):
+        """Benchmark history commits; a commit that cannot be built here is noted, once."""
+        self.log(f"backfilling {len(commits)} commit(s): {' '.join(c[:8] for c in commits)}")
+        rc = self.run_in_environments(configs, commits)
+        self.harvest()
+        notes = []
+        if rc not in (0, 2, None):
+            self.summary["broken"].append(f"asv run of the backfill exited with {rc}")
+        loaded = {c.commit: c for c in resultslib.load_machine(
+            self.results_dir, self.machine, on_error=lambda *a: None) if c.commit in commits}
+        unbuildable = [c for c in commits if c in loaded and loaded[c].build_failed]
+        for commit in unbuildable:
+            name = self.tag_names.get(commit, commit[:8])
+            notes.append(f"{name} ({commit[:8]}) could not be built or installed in the "
+                         f"{loaded[commit].env_name} environment here; it is recorded as not "
+                         "buildable and not tried again (the asv log has the reason: "
+                         f"{self.log.path})")
+        missing = [c for c in commits if c not in self.stored(env_names)]
+        if missing:
+            self.summary["broken"].append(
+                f"no results for backfilled {' '.join(c[:8] for c in missing)}")
+        self.summary["not_buildable"] = [self.tag_names.get(c, c) for c in unbuildable]
+        return notes
 
     def finish(self, code, error=None):
         self.summary.update(exit_status=code, wall_s=round(time.monotonic() - self.started, 1),
@@ -812,7 +875,18 @@ def build_parser():
     p.add_argument("--max-commits", type=int, default=10,
                    help="benchmark at most the newest N new commits (default 10)")
     p.add_argument("--backfill-tags", action="store_true",
-                   help="also benchmark release tags on the branch that have no results")
+                   help="also benchmark the releases (v0.6.0 and later, on any branch) that have "
+                   "no results, newest first, at most --max-tags")
+    p.add_argument("--max-tags", type=int, default=8, help="with --backfill-tags (default 8)")
+    p.add_argument("--backfill-main", type=int, default=0, metavar="N",
+                   help="also benchmark a first history of the branch: N evenly spaced commits "
+                   "since --backfill-since, the head, and each backend removal with the commit "
+                   "before it")
+    p.add_argument("--backfill-since", metavar="REV",
+                   help="with --backfill-main (default: where release/v0.7.x left the branch)")
+    p.add_argument("--legacy-matrix", default="legacy",
+                   help="requirement preset for commits whose code calls np.product, removed "
+                   "in NumPy 2 (default: legacy)")
     p.add_argument("--quick-suite", action="store_true",
                    help="without --bench: only scripts/main-job's quick suite (a slice of every "
                    "workload), the pull-request workflow's selection")
@@ -848,6 +922,9 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     nightly = Nightly(args)
+    mirror = asvconf.select_pallet_mirror()
+    nightly.log(f"pallets from the local mirror {mirror}" if mirror else
+                "no pallet mirror: pallets are downloaded from HEPData by DOI")
 
     def on_signal(signum, frame):
         if nightly.child is not None and nightly.child.poll() is None:

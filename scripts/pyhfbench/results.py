@@ -237,3 +237,70 @@ def atomic_write_text(path, text):
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return path
+
+
+# --------------------------------------------------------------------------- skip reasons
+
+#: Beside a machine's results: the benchmarks' own record of why they skipped
+#: (benchmarks/support/skips.py), since asv's files keep no reason.
+SKIP_LOG_FOLDER = "skips"
+SKIP_LOG_ENV = "PYHF_BENCH_SKIP_LOG"
+#: The one kind of skip that is an expected change between commits.
+REMOVED = "removed"
+
+
+def skip_log_dir(results_dir, machine):
+    return Path(results_dir) / machine / SKIP_LOG_FOLDER
+
+
+@dataclass(frozen=True)
+class SkipReason:
+    kind: str  # "removed" (pyhf removed the feature) or "unavailable" (anything else)
+    reason: str
+
+
+def load_skip_reasons(results_dir, machine):
+    """{(commit, env_name, benchmark class, params): SkipReason}; the last record wins.
+
+    A damaged line is left out: a missing reason only makes the gate stricter.
+    """
+    reasons = {}
+    folder = skip_log_dir(results_dir, machine)
+    if not folder.is_dir():
+        return reasons
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                item = json.loads(line)
+                key = (item["commit"], item["env_name"], item["benchmark_class"],
+                       tuple(item["params"]))
+                reasons[key] = SkipReason(item["kind"], item["reason"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return reasons
+
+
+def skip_reason_of(reasons, commit, env_name, measurement):
+    """The recorded reason ``measurement`` (a skip at ``commit`` in ``env_name``) was skipped, or None."""
+    benchmark_class = measurement.benchmark.rsplit(".", 1)[0]
+    return reasons.get((commit, env_name, benchmark_class, tuple(measurement.params)))
+
+
+def state_rows(results_dir, machine, selected=lambda label: True, commits=None):
+    """[(commit, env_name, label, state, value, skip kind, skip reason)] of the selected
+    measurements, one row each: what the dashboard shows, with the recorded reason of every n/a."""
+    reasons = load_skip_reasons(results_dir, machine)
+    rows = []
+    for loaded in load_machine(results_dir, machine):
+        if commits is not None and loaded.commit not in commits:
+            continue
+        for key in sorted(loaded.measurements):
+            measurement = loaded.measurements[key]
+            if not selected(measurement.label):
+                continue
+            why = skip_reason_of(reasons, loaded.commit, loaded.env_name, measurement) \
+                if measurement.state == SKIPPED else None
+            rows.append((loaded.commit, loaded.env_name, measurement.label, measurement.state,
+                         measurement.value if measurement.state == OK else None,
+                         why.kind if why else None, why.reason if why else None))
+    return rows
