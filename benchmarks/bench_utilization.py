@@ -47,7 +47,7 @@ import sys
 import time
 
 from .common import SUITE_SIZE, BackendBenchmark, with_params
-from .support import backends, monitor, pyhf_compat
+from .support import backends, monitor, pyhf_compat, tracks
 from .support.backends import PRECISIONS
 
 MIN_SECONDS_ENV = "PYHF_BENCH_MONITOR_SECONDS"
@@ -361,15 +361,13 @@ class _CpuTracks(_Tracks):
             _skip(f"psutil gave no {key}")
         return value
 
+    @tracks.measurement("% of one core", better="higher")
     def track_cpu_percent(self, *params):
         return self.cpu_value("cpu_percent_mean")
 
-    track_cpu_percent.unit = "% of one core"
-
+    @tracks.measurement("MiB", better="lower")
     def track_peak_rss(self, *params):
         return self.cpu_value("rss_peak") / monitor.MIB
-
-    track_peak_rss.unit = "MiB"
 
 
 class _GpuTracks(_Tracks):
@@ -392,30 +390,25 @@ class _GpuTracks(_Tracks):
             _skip(f"NVML gave no {key} here (not supported, not attributable, or no sample)")
         return value / scale
 
+    @tracks.measurement("%", better="higher", floor=5)
     def track_gpu_utilization_mean(self, *params):
         return self.gpu_value("util_mean")
 
-    track_gpu_utilization_mean.unit = "%"
-
+    @tracks.measurement("%", better="higher", floor=5)
     def track_gpu_utilization_peak(self, *params):
         return self.gpu_value("util_peak")
 
-    track_gpu_utilization_peak.unit = "%"
-
+    @tracks.measurement("%", better="higher", floor=5)
     def track_gpu_memory_busy(self, *params):
         return self.gpu_value("mem_busy_mean")
 
-    track_gpu_memory_busy.unit = "%"
-
+    @tracks.measurement("MiB", better="lower")
     def track_gpu_memory_peak(self, *params):
         return self.gpu_value("mem_used_peak", monitor.MIB)
 
-    track_gpu_memory_peak.unit = "MiB"
-
+    @tracks.measurement("MiB", better="lower")
     def track_gpu_process_memory_peak(self, *params):
         return self.gpu_value("proc_mem_peak", monitor.MIB)
-
-    track_gpu_process_memory_peak.unit = "MiB"
 
 
 def _gpu_params(workload):
@@ -589,15 +582,13 @@ class SamplerCost(_OverheadFit):
 
     version = "1"
 
+    @tracks.measurement("%", better="lower", floor=5)
     def track_sampler_overhead(self, *params):
         return measure_overhead(self.fit)["overhead_percent"]
 
-    track_sampler_overhead.unit = "%"
-
+    @tracks.measurement("ms", better="lower")
     def track_sampler_cpu_per_sample(self, *params):
         cost = measure_overhead(self.fit, rounds=2)["ms_per_sample"]
         if cost is None:
             _skip("no samples were taken")
         return cost
-
-    track_sampler_cpu_per_sample.unit = "ms"
