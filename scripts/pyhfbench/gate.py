@@ -930,10 +930,19 @@ def main(argv=None):
             args.bench, rules, args.report_dir, args.commit_url or default_commit_url(),
             args.baseline_results_dir,
         )
-    except (GateError, resultslib.ResultsError) as err:
-        print(f"gate: {err}", file=sys.stderr)
-        write_reports(Report(machine=args.machine or "?", commits=args.commits or [],
-                             findings=[], info=[], errors=[str(err)]), args.report_dir)
+    except Exception as err:  # any failure means the gate could not judge: never "findings"
+        known = isinstance(err, (GateError, resultslib.ResultsError))
+        reason = str(err) if known else f"unexpected {type(err).__name__}: {err}"
+        print(f"gate: {reason}", file=sys.stderr)
+        if not known:
+            import traceback
+
+            traceback.print_exc()
+        try:
+            write_reports(Report(machine=args.machine or "?", commits=args.commits or [],
+                                 findings=[], info=[], errors=[reason]), args.report_dir)
+        except Exception as write_err:
+            print(f"gate: could not write the report either: {write_err}", file=sys.stderr)
         return EXIT_BROKEN
     if not args.quiet:
         print_summary(report)

@@ -36,8 +36,14 @@ Steps, each safe to repeat:
    rounds) and a finding stands only when the pair shows it again.
 
 Exit status: 0 clean (including "no new commits"), 1 findings (the gate's
-``regressions.md`` says which), 2 the run itself broke (lock held, git or asv
-failed, a planned commit left without results).
+``regressions.md`` says which), 2 the run itself broke, whatever the cause:
+lock held, git or asv failed or was killed by a signal, a planned commit left
+without results, publishing (the asv dashboard, the report or the
+utilization pages) failed, a GPU machine whose GPU cannot be reached, or any
+unexpected exception. A broken night still writes its record
+(``last-run.json``, in the workdir and in ``--report-dir``) and a
+``regressions.md`` that says why; the report dir's files from an earlier
+night are removed first, so what is there is this night's.
 
 Paths (defaults, all in this checkout): ``--workdir .asv/nightly`` (mirror,
 staging, lock, journal, logs, derived configs), ``--results-dir results``,
@@ -61,6 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from . import asvconf, dashboard
@@ -282,6 +289,7 @@ class Nightly:
         self.log = Log(self.workdir / "logs" / f"nightly-{stamp()}.log")
         self.child = None
         self.lock = None
+        self.report = None  # the gate's Report, once it ran
         self.summary = {"machine": self.machine, "started_at": utcnow().isoformat(
             timespec="seconds"), "broken": []}
 
@@ -448,7 +456,7 @@ class Nightly:
         rc = self.asv("machine", "--yes", "--config", config, "--machine", self.machine,
                       label="register machine")
         if rc != 0:
-            raise NightlyError(f"asv machine failed ({rc})")
+            raise NightlyError(f"asv machine failed ({describe_exit(rc)})")
 
     def run_asv(self, config, commits, results_dir, bench, extra=(), interleave=False):
         hashfile = self.workdir / f"commits-{os.getpid()}.txt"
@@ -480,7 +488,7 @@ class Nightly:
         try:
             dashboard.add_project_pages(self.results_dir, target, self.machine)
         except Exception as err:  # the asv dashboard is still worth publishing without them
-            self.log(f"report and utilization pages not added: {type(err).__name__}: {err}")
+            self.summary["broken"].append(f"report and utilization pages not added: {type(err).__name__}: {err}")
         swap_symlink(self.html_dir, target)
         for old in versions.iterdir():
             if old != target:
@@ -551,6 +559,7 @@ class Nightly:
             report_dir=self.report_dir, commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL,
             write=False,
         )
+        self.report = report
         slower = [f for f in report.findings if f.kind == "slower"]
         if slower and self.args.confirm:
             self.confirm(report, slower, rules, config)
@@ -571,6 +580,7 @@ class Nightly:
         try:
             if rc not in (0, 2):
                 self.log(f"confirmation run failed ({rc}); findings kept unconfirmed")
+                self.summary["broken"].append(f"the confirmation asv run exited with {describe_exit(rc)}")
                 for f in slower:
                     f.detail += "; not confirmed (the confirmation run failed)"
                 return
@@ -636,6 +646,7 @@ class Nightly:
         with RunLock(self.workdir / "nightly.lock", [self.results_dir], wait=args.wait_lock) as lock:
             self.lock = lock
             try:
+                self.clear_reports()
                 return self._run()
             finally:
                 self.lock = None
@@ -692,8 +703,8 @@ class Nightly:
         if not args.no_publish and (to_run or resumed or not self.html_dir.exists()):
             try:
                 self.publish()
-            except NightlyError as err:
-                self.summary["broken"].append(str(err))
+            except Exception as err:  # not only NightlyError: a failed publish is a broken night
+                self.summary["broken"].append(f"publish failed: {type(err).__name__}: {err}")
         # Git and pushes may fail (network, credentials): the gate still runs and reports.
         for wanted, step in ((args.commit_results, lambda: self.commit_results(to_run)),
                              (args.push_html, lambda: self.push_html(args.push_html))):
@@ -719,14 +730,37 @@ class Nightly:
             code = EXIT_BROKEN
         return code
 
+    #: What the report dir holds for one night; removed when a run starts (see finish).
+    REPORT_FILES = ("regressions.md", "regressions.json", "last-run.json")
+
+    def clear_reports(self):
+        for name in self.REPORT_FILES:
+            (self.report_dir / name).unlink(missing_ok=True)
+
+    def write_broken_report(self):
+        """regressions.md/.json saying the night broke, and why (with the gate's findings, if it ran)."""
+        report = self.report or gatelib.Report(
+            machine=self.machine, commits=list(self.summary.get("commits") or []), findings=[],
+            info=[], commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL)
+        for reason in self.summary["broken"] or ["the run broke"]:
+            if reason not in report.errors:
+                report.errors.append(reason)
+        try:
+            gatelib.write_reports(report, self.report_dir)
+        except Exception as err:  # the record in last-run.json still says why
+            self.log(f"could not write the broken night's report: {type(err).__name__}: {err}")
+
     def finish(self, code, error=None):
         self.summary.update(exit_status=code, wall_s=round(time.monotonic() - self.started, 1),
                             finished_at=utcnow().isoformat(timespec="seconds"),
                             log=str(self.log.path))
         if error:
             self.summary["broken"].append(error)
-        with contextlib.suppress(OSError):
-            atomic_write_json(self.workdir / "last-run.json", self.summary)
+        if code == EXIT_BROKEN:
+            self.write_broken_report()
+        for folder in (self.workdir, self.report_dir):
+            with contextlib.suppress(OSError):
+                atomic_write_json(folder / "last-run.json", self.summary)
         self.log(f"done: exit status {code} in {self.summary['wall_s']} s"
                  + (f" ({'; '.join(self.summary['broken'])})" if self.summary["broken"] else ""))
         self.log.close()
@@ -845,9 +879,33 @@ def build_parser():
     return p
 
 
+def describe_exit(rc):
+    """An exit status as words: a negative one is the signal that killed the process."""
+    if rc is not None and rc < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-rc).name} ({rc})"
+        return f"signal {-rc} ({rc})"
+    return str(rc)
+
+
+def record_failed_start(args, reason):
+    """last-run.json (workdir and report dir) for a run that failed before it could start."""
+    summary = {"machine": args.machine, "started_at": utcnow().isoformat(timespec="seconds"),
+               "broken": [reason], "exit_status": EXIT_BROKEN}
+    for folder in (args.workdir, args.report_dir):
+        with contextlib.suppress(OSError):
+            atomic_write_json(Path(folder) / "last-run.json", summary)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    nightly = Nightly(args)
+    try:
+        nightly = Nightly(args)
+    except Exception as err:  # e.g. a GPU machine whose GPU NVML cannot reach
+        reason = f"the run could not start: {type(err).__name__}: {err}"
+        print(f"nightly: {reason}", file=sys.stderr)
+        record_failed_start(args, reason)
+        return EXIT_BROKEN
 
     def on_signal(signum, frame):
         if nightly.child is not None and nightly.child.poll() is None:
@@ -856,15 +914,19 @@ def main(argv=None):
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_signal)
+    error = None
     try:
         code = nightly.run()
-        nightly.finish(code)
     except (NightlyError, gatelib.GateError, resultslib.ResultsError) as err:
         print(f"nightly: {err}", file=sys.stderr)
-        code = EXIT_BROKEN
-        nightly.finish(code, str(err))
+        code, error = EXIT_BROKEN, str(err)
     except KeyboardInterrupt as err:
         print(f"nightly: interrupted ({err}); the next run resumes", file=sys.stderr)
-        code = EXIT_BROKEN
-        nightly.finish(code, f"interrupted ({err})")
+        code, error = EXIT_BROKEN, f"interrupted ({err})"
+    except Exception as err:  # a bug or an unforeseen failure: still a broken night, never "findings"
+        nightly.log.raw(traceback.format_exc())
+        print(f"nightly: unexpected {type(err).__name__}: {err}", file=sys.stderr)
+        traceback.print_exc()
+        code, error = EXIT_BROKEN, f"unexpected {type(err).__name__}: {err}"
+    nightly.finish(code, error)
     return code
