@@ -148,3 +148,85 @@ def test_the_workflow_fails_on_anything_but_0_and_1_and_uploads_this_nights_reco
     assert "status == '2'" not in text
     assert "work/last-run.json" not in text  # never the workdir's copy (an earlier night's)
     assert "rm -rf reports" in text and "reports/" in text
+
+
+# --------------------------------------------------------------------------- a GPU host is a GPU host
+
+
+@pytest.mark.parametrize("machine, extra, init_error, why", [
+    ("box-h100-80gb-hbm3", [], "NVML_ERROR_UNKNOWN", "NVML could not start"),
+    ("box", ["--expect-gpu"], "NVML_ERROR_DRIVER_NOT_LOADED", "no NVIDIA GPU"),
+])
+def test_a_broken_gpu_on_a_gpu_machine_is_a_broken_night_with_the_reason(
+        tmp_path, pyhf_repo, monkeypatch, machine, extra, init_error, why):
+    from test_monitor_fakes import install_fake_nvml, pynvml
+
+    install_fake_nvml(monkeypatch, [], init_error=getattr(pynvml, init_error))
+    code = nightly.main([
+        "--repo", str(pyhf_repo), "--machine", machine, "--workdir", str(tmp_path / "work"),
+        "--results-dir", str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports"),
+        *extra])
+    assert code == nightly.EXIT_BROKEN
+    (reason,) = records(tmp_path)["broken"]
+    assert f"{machine} is meant to have a GPU" in reason and why in reason
+
+
+def test_nvml_trouble_never_renames_a_gpu_host_to_cpu(tmp_path, monkeypatch):
+    from benchmarks.support import monitor
+    from test_monitor_fakes import install_fake_nvml, pynvml
+
+    install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_UNKNOWN)
+    with pytest.raises(monitor.GpuTrouble):
+        nightly.default_machine_name()
+    code = nightly.main(["--workdir", str(tmp_path / "work"), "--results-dir",
+                         str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports")])
+    assert code == nightly.EXIT_BROKEN
+    assert "NVML could not start" in records(tmp_path)["broken"][0]
+    assert not (tmp_path / "results").exists() or not any(
+        p.name.endswith("-cpu") for p in (tmp_path / "results").iterdir())
+
+
+def test_gpu_machines_are_known_by_name_and_by_their_results(tmp_path):
+    assert nightly.name_says_gpu("node7-h100-80gb-hbm3") and nightly.name_says_gpu("n-2x-a100-sxm4-40gb")
+    assert not nightly.name_says_gpu("node7-cpu") and not nightly.name_says_gpu("h100")
+    from asv.results import Results
+    from asv.runner import BenchmarkResult
+
+    result = Results({"machine": "box", "python": "3.11"}, {}, "a" * 40, 1_700_000_000_000,
+                     "3.11", "env", {})
+    result.add_result({"name": "bench_x.X.time_x", "params": [["'jax'"], ["'cpu'", "'gpu'"]],
+                       "version": "1"},
+                      BenchmarkResult(result=[0.1, 0.2], samples=[None, None], number=[None, None],
+                                      errcode=0, stderr="", profile=None), duration=1.0,
+                      record_samples=True)
+    result.save(str(tmp_path / "results"))
+    (tmp_path / "results" / "box" / "machine.json").write_text('{"machine": "box", "version": 1}')
+    assert nightly.gpu_results_stored(tmp_path / "results", "box")
+    assert not nightly.gpu_results_stored(tmp_path / "results", "other")
+
+
+def test_gpu_trouble_inside_the_benchmarks_breaks_the_night(tmp_path, monkeypatch):
+    from benchmarks.support import backends, monitor
+    from test_monitor_fakes import FakeGpu, install_fake_nvml
+
+    args = nightly.build_parser().parse_args([
+        "--machine", "box", "--expect-gpu", "--workdir", str(tmp_path / "work"),
+        "--results-dir", str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports")])
+    run = nightly.Nightly(args)
+    env = run.child_env()
+    assert env[monitor.EXPECT_GPU_ENV] == "1"
+    # What a benchmark process does when its framework cannot reach the GPU:
+    install_fake_nvml(monkeypatch, [FakeGpu(0)])
+    monkeypatch.setenv(monitor.EXPECT_GPU_ENV, "1")
+    monkeypatch.setenv(monitor.GPU_TROUBLE_FILE_ENV, env[monitor.GPU_TROUBLE_FILE_ENV])
+    run.workdir.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(monitor.GpuTrouble):
+        backends.activate("pytorch", "gpu")
+    run.collect_gpu_trouble()
+    assert run.summary["broken"] == [
+        "GPU trouble: this machine is meant to have a GPU, but torch sees no CUDA device "
+        "(or is a CPU build)"]
+    run.log.close()

@@ -171,14 +171,41 @@ def default_machine_name():
     """``<host>-<gpu model>`` on GPU hosts (``node7-h100-80gb-hbm3``), else ``<host>-cpu``.
 
     The suite's own naming (``benchmarks/support/monitor.py``, through NVML), as
-    ``scripts/main-job`` uses; ``nvidia-smi`` where that cannot be imported.
+    ``scripts/main-job`` uses; ``nvidia-smi`` where that cannot be imported. NVML
+    trouble raises (monitor.GpuTrouble): a GPU host never falls back to ``<host>-cpu``.
     """
     try:
         from . import mainjob
 
-        return mainjob.asvconf_machine_name()
-    except Exception:
+        support = mainjob.support_module("monitor")
+    except ImportError:
         return smi_machine_name()
+    return support.propose_machine_name()
+
+
+#: NVIDIA model families as they appear in a machine name (``node7-h100-80gb-hbm3``).
+GPU_MODEL_IN_NAME = re.compile(
+    r"(?:^|-)(?:\d+x-)?(?:[abhlpkv]\d{2,3}[a-z]*|l4|t4|a2|gh200|gb200|rtx|gtx|quadro|tesla|titan)"
+    r"(?:-|$)")
+
+
+def name_says_gpu(machine):
+    """Whether ``<host>-<rest>`` names a GPU model in ``<rest>`` (the host part may be anything)."""
+    rest = machine.lower().split("-", 1)[1] if "-" in machine else ""
+    return bool(GPU_MODEL_IN_NAME.search(rest)) and not rest.endswith("cpu")
+
+
+def gpu_results_stored(results_dir, machine):
+    """Whether a GPU combination was ever measured under ``machine`` in ``results_dir``."""
+    try:
+        stored = resultslib.load_machine(results_dir, machine, on_error=lambda *a: None)
+    except resultslib.ResultsError:  # nothing stored under this name yet
+        return False
+    for commit in stored:
+        for measurement in commit.measurements.values():
+            if measurement.state == resultslib.OK and "'gpu'" in measurement.params:
+                return True
+    return False
 
 
 def smi_machine_name():
@@ -187,16 +214,18 @@ def smi_machine_name():
     return f"{host}-{re.sub(r'^nvidia-', '', slug(gpu))}" if gpu else f"{host}-cpu"
 
 
-def bench_regexes(user_bench=(), quick_suite=False):
+def bench_regexes(user_bench=(), quick_suite=False, gpu=None):
     """asv ``--bench`` regexes: the user's (or the quick suite), without GPU combinations on a host
-    without a GPU (they would only be skipped, one process each), as ``scripts/main-job`` does."""
+    without a GPU (they would only be skipped, one process each), as ``scripts/main-job`` does.
+    ``gpu=True`` (a machine meant to have one) keeps them whatever NVML says."""
     from . import mainjob
 
     selection = list(user_bench or ()) or (list(mainjob.QUICK_SUITE) if quick_suite else [])
-    try:
-        gpu = mainjob.gpu_present()
-    except Exception:
-        gpu = gpu_model() is not None
+    if gpu is None:
+        try:
+            gpu = mainjob.gpu_present()
+        except ImportError:
+            gpu = gpu_model() is not None
     return mainjob.bench_selection(selection, gpu)
 
 
@@ -282,7 +311,11 @@ class Nightly:
         self.staging = self.workdir / "staging"
         self.journal_path = self.workdir / "journal.json"
         self.machine = args.machine or default_machine_name()
-        self.bench = bench_regexes(args.bench, args.quick_suite)
+        # Meant to have a GPU: said so, named so, or measured one before under this name.
+        self.expect_gpu = bool(args.expect_gpu or name_says_gpu(self.machine)
+                               or gpu_results_stored(self.results_dir, self.machine))
+        self.gpu_trouble_file = self.workdir / f"gpu-trouble-{os.getpid()}.jsonl"
+        self.bench = bench_regexes(args.bench, args.quick_suite, gpu=True if self.expect_gpu else None)
         self.commit_url = args.commit_url or committed.get("show_commit_url")
         self.machine_file = str(Path(args.machine_file).resolve()) if args.machine_file else "-"
         self.started = time.monotonic()
@@ -437,7 +470,7 @@ class Nightly:
         lock_fds = tuple(self.lock.fds) if self.lock else ()
         self.child = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
-            pass_fds=lock_fds, preexec_fn=_die_with_parent,
+            pass_fds=lock_fds, preexec_fn=_die_with_parent, env=self.child_env(),
         )
         try:
             for line in self.child.stdout:
@@ -474,6 +507,7 @@ class Nightly:
             return self.asv(*args, label=f"benchmarking {len(commits)} commit(s)")
         finally:
             hashfile.unlink(missing_ok=True)
+            self.collect_gpu_trouble()
 
     # publishing -----------------------------------------------------------
     def publish(self):
@@ -647,6 +681,8 @@ class Nightly:
             self.lock = lock
             try:
                 self.clear_reports()
+                if self.expect_gpu:
+                    self.check_gpu()
                 return self._run()
             finally:
                 self.lock = None
@@ -729,6 +765,41 @@ class Nightly:
         if self.summary["broken"]:
             code = EXIT_BROKEN
         return code
+
+    # GPU ------------------------------------------------------------------
+    def check_gpu(self):
+        """On a machine meant to have a GPU: NVML must list one, or the night is broken."""
+        from . import mainjob
+
+        monitor = mainjob.support_module("monitor")
+        why = f"{self.machine} is meant to have a GPU"
+        try:
+            inventory = monitor.gpu_inventory()
+        except monitor.GpuTrouble as err:
+            raise NightlyError(f"{why}, but {err}") from None
+        if not inventory["gpus"]:
+            raise NightlyError(f"{why}, but {inventory['reason']}")
+        self.summary["gpus"] = [gpu.get("name") for gpu in inventory["gpus"]]
+
+    def child_env(self):
+        """The asv child's environment: on a GPU machine, no GPU in a benchmark is trouble."""
+        env = dict(os.environ)
+        if self.expect_gpu:
+            env.update(PYHF_BENCH_EXPECT_GPU="1", PYHF_BENCH_GPU_TROUBLE_FILE=str(self.gpu_trouble_file))
+        return env
+
+    def collect_gpu_trouble(self):
+        """GPU trouble the benchmarks recorded (asv keeps no stderr): reasons of a broken night."""
+        try:
+            lines = self.gpu_trouble_file.read_text().splitlines()
+        except OSError:
+            return
+        self.gpu_trouble_file.unlink(missing_ok=True)
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                reason = f"GPU trouble: {json.loads(line)['reason']}"
+                if reason not in self.summary["broken"]:
+                    self.summary["broken"].append(reason)
 
     #: What the report dir holds for one night; removed when a run starts (see finish).
     REPORT_FILES = ("regressions.md", "regressions.json", "last-run.json")
@@ -832,6 +903,10 @@ def build_parser():
     p.add_argument("--branch", default="main")
     p.add_argument("--machine", help="asv machine name (default: <host>-<GPU model> or <host>-cpu)")
     p.add_argument("--machine-file", help="asv machine file instead of ~/.asv-machine.json")
+    p.add_argument("--expect-gpu", "--gpu", action="store_true",
+                   help="this machine is meant to have an NVIDIA GPU: NVML trouble, no GPU, or a "
+                   "framework that cannot reach it breaks the night (exit 2). Also implied by a "
+                   "GPU model in the machine name and by GPU results stored under it")
     p.add_argument("--bench", action="append", metavar="REGEX",
                    help="only benchmarks whose name(params) match (repeatable; passed to asv and "
                    "to the gate; on a host without a GPU, GPU combinations are left out)")
