@@ -5,7 +5,7 @@ A CLs hypothesis test at POI 1 on ``uncorrelated_background`` models of
 """
 
 from .common import BackendBenchmark, with_params
-from .support import pyhf_compat
+from .support import pyhf_compat, tracks
 
 
 class HypotestUncorrelatedBackground(BackendBenchmark):
@@ -39,7 +39,6 @@ class HypotestUncorrelatedBackground(BackendBenchmark):
     def time_hypotest(self, backend, device, n_bins):
         self.hypotest()
 
+    @tracks.result("CLs")
     def track_cls_obs(self, backend, device, n_bins):
         return float(self.hypotest()[0])
-
-    track_cls_obs.unit = "CLs"

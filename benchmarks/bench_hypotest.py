@@ -10,7 +10,7 @@ the median expected CLs are tracked.
 from pathlib import Path
 
 from .common import FIT_LIKELIHOODS, BackendBenchmark, with_params
-from .support import pallets, pyhf_compat
+from .support import pallets, pyhf_compat, tracks
 
 BENCHMARKS_PARENT = Path(__file__).resolve().parents[1]
 
@@ -42,15 +42,13 @@ class AsymptoticCLs(BackendBenchmark):
     def time_hypotest_warm(self, *params):
         self.wait(hypotest(self.data, self.model))
 
+    @tracks.result("CLs")
     def track_cls_obs(self, *params):
         return float(self.result[0])
 
-    track_cls_obs.unit = "CLs"
-
+    @tracks.result("CLs")
     def track_cls_exp_median(self, *params):
         return float(self.result[1][2])
-
-    track_cls_exp_median.unit = "CLs"
 
 
 class AsymptoticCLsColdStart(BackendBenchmark):

@@ -9,7 +9,7 @@ False``) is tracked: pyhf PR #2668 fixed a bug of exactly that kind.
 import numpy as np
 
 from .common import BackendBenchmark, SkipNotImplemented, with_params
-from .support import pyhf_compat
+from .support import pyhf_compat, tracks
 
 #: (systematics, samples, bins, alpha values) per problem size.
 PROBLEM_SIZES = {
@@ -58,6 +58,7 @@ class Interpolation(BackendBenchmark):
     def time_tensorized(self, *params):
         self.wait(self.interpolator(self.alphasets))
 
+    @tracks.result("events")
     def track_largest_difference_to_reference(self, backend, device, code, size):
         if size not in REFERENCE_SIZES:
             raise SkipNotImplemented(f"the pure-Python reference is too slow at size {size}")
@@ -66,8 +67,6 @@ class Interpolation(BackendBenchmark):
             self.histogramssets, subscribe=False
         )(self.tensorlib.to_numpy(self.alphasets).tolist())
         return float(np.max(np.abs(tensorized - np.asarray(reference))))
-
-    track_largest_difference_to_reference.unit = "events"
 
 
 class InterpolationReference(BackendBenchmark):

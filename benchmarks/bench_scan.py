@@ -18,12 +18,17 @@ speedup compares runs of the same environment taken one after the other:
   mean; on a shared or small machine far below N: cores are not what they seem);
 * ``track_efficiency_vs_capacity``: speedup / capacity.
 
+The last three are 1 by construction for one worker, so they are measured
+for N workers only (n/a for one).
+
 The Dask rows need ``distributed`` in the environment (skipped, n/a, otherwise).
 """
 
 import os
 
-from .support import pallets, scan, threads
+from asv_runner.benchmarks.mark import SkipNotImplemented
+
+from .support import pallets, scan, threads, tracks
 from .support.skips import RecordsSkips
 
 SCAN_KEY = "sbottom/RegionB"
@@ -86,22 +91,25 @@ class PalletScan(RecordsSkips):
         self.figures = found
         self.single = figures[f"{executor}-1"]
 
+    def require_parallel(self, workers):
+        if workers == 1:
+            # Raised in the body (not setup): patches per second is still measured for one worker.
+            raise SkipNotImplemented("1 by construction for one worker")
+
+    @tracks.measurement("patches/s", better="higher")
     def track_patches_per_second(self, figures, executor, workers):
         return self.figures["patches_per_s"]
 
-    track_patches_per_second.unit = "patches/s"
-
+    @tracks.measurement("x", better="higher")
     def track_speedup(self, figures, executor, workers):
+        self.require_parallel(workers)
         return self.figures["patches_per_s"] / self.single["patches_per_s"]
 
-    track_speedup.unit = "x"
-
+    @tracks.measurement("x", better="higher")
     def track_parallel_capacity(self, figures, executor, workers):
+        self.require_parallel(workers)
         return self.figures["capacity"]
 
-    track_parallel_capacity.unit = "x"
-
+    @tracks.measurement("fraction", better="higher")
     def track_efficiency_vs_capacity(self, figures, executor, workers):
         return self.track_speedup(figures, executor, workers) / self.figures["capacity"]
-
-    track_efficiency_vs_capacity.unit = "fraction"

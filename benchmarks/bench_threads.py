@@ -10,7 +10,7 @@ import os
 
 from .bench_hypotest import hypotest
 from .common import BackendBenchmark
-from .support import pallets, threads
+from .support import pallets, threads, tracks
 
 THREAD_LIKELIHOOD = "sbottom/RegionA"
 THREAD_COUNTS = sorted({1, 2, os.cpu_count() or 1})
@@ -39,12 +39,22 @@ class HypotestThreads(BackendBenchmark):
 
 
 class ThreadSettings(BackendBenchmark):
-    """The BLAS thread count every other benchmark in this run used."""
+    """The BLAS thread count still in force after a hypotest: a result that must not move.
+
+    setup pins PYHF_BENCH_THREADS, as for every benchmark; reading that back at
+    once would only echo the setting, so a hypotest runs first: a pyhf or
+    library change that resets the thread pools (and so changes what every
+    other benchmark measures) shows here.
+    """
 
     params = [["numpy"], ["cpu"]]
-    version = "1"
+    version = "2"  # 2: read after a hypotest, not straight after pinning
 
+    def setup(self, backend, device):
+        super().setup(backend, device)
+        model, data = pallets.load_model(THREAD_LIKELIHOOD, pallets.signal_patch(THREAD_LIKELIHOOD))
+        self.wait(hypotest(self.tensorlib.astensor(data), model))
+
+    @tracks.result("threads")
     def track_blas_threads(self, backend, device):
         return threads.blas_threads_in_use()
-
-    track_blas_threads.unit = "threads"

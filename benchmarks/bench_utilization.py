@@ -47,7 +47,7 @@ import sys
 import time
 
 from .common import SUITE_SIZE, BackendBenchmark, with_params
-from .support import backends, monitor, pyhf_compat
+from .support import backends, monitor, pyhf_compat, tracks
 from .support.backends import PRECISIONS
 
 MIN_SECONDS_ENV = "PYHF_BENCH_MONITOR_SECONDS"
@@ -266,6 +266,8 @@ def measure_workload(workload, backend, device, seconds=None, interval=None):
 
 #: Where the setup_cache says why there is no GPU here (None where there is one).
 GPU_REASON_KEY = "gpu_reason"
+#: ... and why a GPU that is there (or meant to be) cannot be reached: the GPU tracks fail.
+GPU_TROUBLE_KEY = "gpu_trouble"
 
 
 def cache_key(*params):
@@ -299,11 +301,16 @@ def measure_all(workload, backend_names=None):
     spec = WORKLOADS[workload]
     extras = list(itertools.product(*spec.extra_params))
     # NVML is opened here, in asv's spawned setup_cache process, never at import.
-    gpu_reason = monitor.gpu_unavailable_reason()
-    cache = {GPU_REASON_KEY: gpu_reason}
+    try:
+        gpu_reason, gpu_trouble = monitor.gpu_unavailable_reason(), None
+    except monitor.GpuTrouble as err:  # the CPU tracks are still measured
+        gpu_reason, gpu_trouble = None, str(err)
+    cache = {GPU_REASON_KEY: gpu_reason, GPU_TROUBLE_KEY: gpu_trouble}
     for backend, device in itertools.product(backend_names or backends.BACKENDS, backends.DEVICES):
         reason = precheck(backend, device, gpu_reason)
-        if reason is not None:
+        if device == "gpu" and gpu_trouble:
+            entries = [{"status": "error", "reason": gpu_trouble, "stderr": ""}] * len(extras)
+        elif reason is not None:
             entries = [{"status": "skip", "reason": reason}] * len(extras)
         else:
             outcome = monitor.run_in_child(
@@ -361,19 +368,19 @@ class _CpuTracks(_Tracks):
             _skip(f"psutil gave no {key}")
         return value
 
+    @tracks.measurement("% of one core", better="higher")
     def track_cpu_percent(self, *params):
         return self.cpu_value("cpu_percent_mean")
 
-    track_cpu_percent.unit = "% of one core"
-
+    @tracks.measurement("MiB", better="lower")
     def track_peak_rss(self, *params):
         return self.cpu_value("rss_peak") / monitor.MIB
-
-    track_peak_rss.unit = "MiB"
 
 
 class _GpuTracks(_Tracks):
     def setup(self, cache, backend, device, *extra):
+        if cache.get(GPU_TROUBLE_KEY):
+            raise monitor.GpuTrouble(cache[GPU_TROUBLE_KEY])  # a failure, not n/a
         if cache.get(GPU_REASON_KEY):
             # No NVIDIA GPU here: that is the reason for every GPU track, numpy's too.
             raise NotImplementedError(cache[GPU_REASON_KEY])
@@ -383,39 +390,37 @@ class _GpuTracks(_Tracks):
             raise NotImplementedError(summary.get("gpu_reason") or "no GPU was sampled")
 
     def gpu_value(self, key, scale=1.0):
-        gpu = self.summary()["gpu"]
-        if gpu["lost"]:
-            print(f"monitor: GPU(s) {gpu['lost']} were lost mid-run; values cover the samples "
-                  "before that", file=sys.stderr)
+        summary = self.summary()
+        gpu = summary["gpu"]
+        if gpu["lost"] or summary.get("gpu_errors"):
+            # A GPU that stops answering is a broken GPU, not a figure (nor n/a).
+            why = "; ".join(summary.get("gpu_errors") or []) or "; ".join(
+                n for n in summary["notes"] if "stopped answering NVML" in n)
+            raise monitor.gpu_trouble(f"GPU(s) {gpu['lost']} lost mid-run: {why}")
         value = gpu[key]
         if value is None:
             _skip(f"NVML gave no {key} here (not supported, not attributable, or no sample)")
         return value / scale
 
+    @tracks.measurement("%", better="higher", floor=5)
     def track_gpu_utilization_mean(self, *params):
         return self.gpu_value("util_mean")
 
-    track_gpu_utilization_mean.unit = "%"
-
+    @tracks.measurement("%", better="higher", floor=5)
     def track_gpu_utilization_peak(self, *params):
         return self.gpu_value("util_peak")
 
-    track_gpu_utilization_peak.unit = "%"
-
+    @tracks.measurement("%", better="higher", floor=5)
     def track_gpu_memory_busy(self, *params):
         return self.gpu_value("mem_busy_mean")
 
-    track_gpu_memory_busy.unit = "%"
-
+    @tracks.measurement("MiB", better="lower")
     def track_gpu_memory_peak(self, *params):
         return self.gpu_value("mem_used_peak", monitor.MIB)
 
-    track_gpu_memory_peak.unit = "MiB"
-
+    @tracks.measurement("MiB", better="lower")
     def track_gpu_process_memory_peak(self, *params):
         return self.gpu_value("proc_mem_peak", monitor.MIB)
-
-    track_gpu_process_memory_peak.unit = "MiB"
 
 
 def _gpu_params(workload):
@@ -589,15 +594,13 @@ class SamplerCost(_OverheadFit):
 
     version = "1"
 
+    @tracks.measurement("%", better="lower", floor=5)
     def track_sampler_overhead(self, *params):
         return measure_overhead(self.fit)["overhead_percent"]
 
-    track_sampler_overhead.unit = "%"
-
+    @tracks.measurement("ms", better="lower")
     def track_sampler_cpu_per_sample(self, *params):
         cost = measure_overhead(self.fit, rounds=2)["ms_per_sample"]
         if cost is None:
             _skip("no samples were taken")
         return cost
-
-    track_sampler_cpu_per_sample.unit = "ms"

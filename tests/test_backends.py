@@ -1,9 +1,12 @@
 """Selecting backends and devices; skips carry their reason."""
 
+import json
+
 import pyhf
 import pytest
 
-from benchmarks.support import backends, threads
+from benchmarks.support import backends, monitor, threads
+from test_monitor_fakes import FakeGpu, install_fake_nvml, pynvml
 
 
 def test_numpy_on_cpu_becomes_pyhfs_tensorlib():
@@ -11,16 +14,69 @@ def test_numpy_on_cpu_becomes_pyhfs_tensorlib():
     assert tensorlib.name == "numpy" and pyhf.tensorlib is tensorlib
 
 
+@pytest.fixture
+def no_gpu_expected(monkeypatch):
+    monkeypatch.delenv(monitor.EXPECT_GPU_ENV, raising=False)
+
+
+@pytest.fixture
+def trouble_file(monkeypatch, tmp_path):
+    path = tmp_path / "gpu-trouble.jsonl"
+    monkeypatch.setenv(monitor.GPU_TROUBLE_FILE_ENV, str(path))
+    return path
+
+
 @pytest.mark.parametrize("backend", ["jax", "pytorch", "tensorflow"])
-def test_gpu_without_a_gpu_is_a_skip_with_the_reason(backend):
+def test_gpu_without_a_gpu_is_a_skip_with_the_reason(backend, monkeypatch, no_gpu_expected):
+    # NVML faked as on a host without a driver, so this holds on a GPU host too.
+    install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    assert backends.nvidia_gpu_count() == 0
     with pytest.raises(NotImplementedError, match="no NVIDIA GPU on this machine"):
         backends.activate(backend, "gpu")
     backends.activate("numpy", "cpu")
 
 
+def test_nvml_trouble_is_an_error_not_no_gpu(monkeypatch, no_gpu_expected, trouble_file):
+    install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_UNKNOWN)
+    with pytest.raises(monitor.GpuTrouble, match="NVML could not start"):
+        backends.nvidia_gpu_count()
+    with pytest.raises(monitor.GpuTrouble):  # a failure in asv, not n/a
+        backends.activate("jax", "gpu")
+    assert "NVML could not start" in trouble_file.read_text()
+
+
+def test_no_gpu_on_a_machine_meant_to_have_one_is_trouble(monkeypatch, trouble_file):
+    monkeypatch.setenv(monitor.EXPECT_GPU_ENV, "1")
+    install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    with pytest.raises(monitor.GpuTrouble, match="meant to have a GPU.*no NVIDIA GPU"):
+        backends.nvidia_gpu_count()
+    record = json.loads(trouble_file.read_text().splitlines()[0])
+    assert "DriverNotLoaded" in record["reason"] or "Driver Not Loaded" in record["reason"]
+
+
 def test_numpy_has_no_gpu_device():
     with pytest.raises(NotImplementedError, match="CPU only"):
         backends.activate("numpy", "gpu")
+
+
+def hide_the_gpu_from(backend, monkeypatch):
+    """The framework cannot use the GPU NVML reports (as a CPU build of torch): faked, so that
+    this holds on a GPU host too."""
+    if backend == "jax":
+        import jax
+
+        def no_gpu(kind=None):
+            raise RuntimeError(f"Unknown backend {kind}")
+
+        monkeypatch.setattr(jax, "devices", no_gpu)
+    elif backend == "pytorch":
+        import torch
+
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    else:
+        import tensorflow as tf
+
+        monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
 
 
 @pytest.mark.parametrize(
@@ -31,18 +87,20 @@ def test_numpy_has_no_gpu_device():
         ("tensorflow", "tensorflow sees no GPU"),
     ],
 )
-def test_framework_without_a_usable_gpu_is_a_skip_even_where_nvml_sees_one(
-    monkeypatch, backend, reason
+def test_framework_without_a_usable_gpu_is_a_skip_unless_a_gpu_is_expected(
+    monkeypatch, backend, reason, trouble_file
 ):
-    # A GPU the driver reports (NVML faked) but the framework cannot use (a CPU build of torch).
-    import pynvml
-
-    monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
-    monkeypatch.setattr(pynvml, "nvmlShutdown", lambda: None)
-    monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", lambda: 1)
+    install_fake_nvml(monkeypatch, [FakeGpu(0)])
+    hide_the_gpu_from(backend, monkeypatch)
+    monkeypatch.delenv(monitor.EXPECT_GPU_ENV, raising=False)
     assert backends.nvidia_gpu_count() == 1
     with pytest.raises(NotImplementedError, match=reason):
         backends.activate(backend, "gpu")
+    # On a machine meant to have a GPU that is a broken GPU, with the reason.
+    monkeypatch.setenv(monitor.EXPECT_GPU_ENV, "1")
+    with pytest.raises(monitor.GpuTrouble, match=f"meant to have a GPU, but .*{reason}"):
+        backends.activate(backend, "gpu")
+    assert reason in trouble_file.read_text()
     backends.activate("numpy", "cpu")
 
 

@@ -44,7 +44,7 @@ class ResultsWriter:
         info = {
             TIME: {"name": TIME, "unit": "seconds", "param_names": PARAM_NAMES, "params": PARAMS,
                    "type": "time", "version": "1"},
-            TRACK: {"name": TRACK, "unit": "CLs", "param_names": PARAM_NAMES, "params": PARAMS,
+            TRACK: {"name": TRACK, "unit": "CLs [result]", "param_names": PARAM_NAMES, "params": PARAMS,
                     "type": "track", "version": "1"},
             PEAKMEM: {"name": PEAKMEM, "unit": "bytes", "param_names": [], "params": [],
                       "type": "peakmemory", "version": "1"},

@@ -29,8 +29,15 @@ def test_bench_selection_leaves_out_gpu_combinations_without_a_gpu(
     assert (not regexes or any(re.search(r, name) for r in regexes)) is selected
 
 
-def test_machine_name_says_there_is_no_gpu_here():
+def test_machine_name_says_whether_there_is_a_gpu(monkeypatch):
+    # NVML faked both ways, so that this holds on a GPU host and on a CPU one.
+    from test_monitor_fakes import FakeGpu, install_fake_nvml, pynvml
+
+    install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    monkeypatch.delenv("PYHF_BENCH_EXPECT_GPU", raising=False)
     assert mainjob.asvconf_machine_name().endswith("-cpu")
+    install_fake_nvml(monkeypatch, [FakeGpu(0)])
+    assert mainjob.asvconf_machine_name().endswith("-h100-80gb-hbm3")
 
 
 def test_local_repository_with_other_releases_is_not_reused(tmp_path, sdist_cache):
@@ -51,7 +58,7 @@ def test_quick_suite_selects_a_slice_of_every_workload():
 
     selected, workloads = set(), set()
     for info in pkgutil.iter_modules(benchmarks.__path__):
-        if not info.name.startswith("bench_") or info.name in ("bench_root", "bench_scan"):
+        if not info.name.startswith("bench_") or info.name == "bench_scan":
             continue
         module = importlib.import_module(f"benchmarks.{info.name}")
         workloads.add(info.name)

@@ -18,6 +18,7 @@ benchmark modules being written elsewhere cannot break discovery.
 """
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -179,7 +180,8 @@ def test_first_run_measures_the_release_publishes_and_keeps_results_in_git(lab):
     tip = lab.commits["main"]
     assert run.summary["benchmarked"] == [tip]
     values = lab.values(tip)
-    assert 0.005 < values[TIME][("numpy", "cpu", "1")] < 1
+    hypotest_time = values[TIME][("numpy", "cpu", "1")]
+    assert math.isfinite(hypotest_time) and hypotest_time > 0  # measured; how fast is no test's
     assert 0 < values[TRACK][("numpy", "cpu", "10")] < 1
     assert (lab.html / "index.html").is_file() and lab.html.is_symlink()
     assert "Results of nightly-e2e" in git(lab.results.parent, "log", "-1", "--format=%s")

@@ -124,9 +124,7 @@ def test_model_settings_without_a_root_equivalent_are_refused(kwargs, reason):
         roofit.check_supported(model)
 
 
-def test_without_root_the_converter_and_the_benchmarks_skip_with_the_reason(monkeypatch):
-    from benchmarks import bench_root
-
+def test_without_root_the_converter_skips_with_the_reason(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *args: None if name == "ROOT" else real(name, *args))
@@ -134,9 +132,6 @@ def test_without_root_the_converter_and_the_benchmarks_skip_with_the_reason(monk
     assert not roofit.root_available()
     with pytest.raises(NotImplementedError, match="ROOT is not installed in this environment"):
         roofit.import_root()
-    for cls in (bench_root.RootFit, bench_root.RootFitColdStart, bench_root.RootHypotest):
-        with pytest.raises(NotImplementedError, match="ROOT is not installed in this environment"):
-            cls().setup("generated/small")
 
 
 def test_support_modules_hold_no_benchmarks():

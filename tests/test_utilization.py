@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bench_utilization as bu
-from benchmarks.support import monitor
+from benchmarks.support import monitor, tracks
 from test_monitor_fakes import FakeGpu, install_fake_nvml, pynvml, real_gpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +118,8 @@ def test_cpu_tracks_produce_values(numpy_cache):
     rss = call(bu.InterpolationCpuUtilization, cache, "numpy", "cpu", "4p", method="track_peak_rss")
     assert 0 < cpu < 400
     assert 10 < rss < 10000  # MiB
-    assert bu.InterpolationCpuUtilization.track_cpu_percent.unit == "% of one core"
-    assert bu.InterpolationCpuUtilization.track_peak_rss.unit == "MiB"
+    assert bu.InterpolationCpuUtilization.track_cpu_percent.unit == "% of one core [higher is better]"
+    assert bu.InterpolationCpuUtilization.track_peak_rss.unit == "MiB [lower is better]"
 
 
 @pytest.mark.skipif(HAS_GPU, reason="this machine has an NVIDIA GPU")
@@ -162,28 +162,30 @@ def test_gpu_tracks_with_nvml_faked(monkeypatch, asv_like_env):
     assert 0 < used <= 80 * 1024
     for name in ("track_gpu_utilization_mean", "track_gpu_utilization_peak",
                  "track_gpu_memory_busy", "track_gpu_memory_peak", "track_gpu_process_memory_peak"):
-        assert getattr(cls, name).unit in ("%", "MiB")
+        assert tracks.parse(getattr(cls, name).unit).unit in ("%", "MiB")
 
 
-def test_gpu_lost_mid_run_gives_partial_values_and_a_note(monkeypatch, asv_like_env, capsys):
-    cache = fake_gpu_entry(monkeypatch, fail_after=15)
-    value = call(bu.InterpolationGpuUtilization, cache, "numpy", "gpu", "0",
-                 method="track_gpu_utilization_mean")
-    assert value >= 40
-    err = capsys.readouterr().err
-    assert "stopped answering NVML" in err and "lost mid-run" in err
-
-
-def test_gpu_lost_at_once_is_a_skip_with_the_note(monkeypatch, asv_like_env, capsys):
-    from asv_runner.benchmarks.mark import SkipNotImplemented
-
-    cache = fake_gpu_entry(monkeypatch, fail_after=0, n_gpus=1)
-    with pytest.raises(SkipNotImplemented):
+@pytest.mark.parametrize("fail_after", [15, 0])
+def test_a_gpu_lost_mid_run_fails_its_tracks_with_the_reason(monkeypatch, asv_like_env, fail_after):
+    cache = fake_gpu_entry(monkeypatch, fail_after=fail_after, n_gpus=1)
+    with pytest.raises(monitor.GpuTrouble, match="lost mid-run.*stopped answering NVML.*GpuIsLost"):
         call(bu.InterpolationGpuUtilization, cache, "numpy", "gpu", "0",
              method="track_gpu_utilization_mean")
-    captured = capsys.readouterr()
-    assert "asv: skipped: NVML gave no util_mean" in captured.out
-    assert "GpuIsLost" in captured.err
+
+
+def test_nvml_trouble_fails_the_gpu_tracks_and_leaves_the_cpu_tracks_measured(monkeypatch):
+    def trouble():
+        raise monitor.GpuTrouble("NVML could not start (NVMLError_Unknown: Unknown Error)")
+
+    monkeypatch.setattr(monitor, "gpu_unavailable_reason", trouble)
+    measured = {"status": "ok", "summary": {"cpu": {}, "gpu": None, "notes": []}}
+    monkeypatch.setattr(monitor, "run_in_child", lambda *a, **k: {"status": "ok", "results": [measured]})
+    cache = bu.measure_all("fit", backend_names=["jax"])
+    assert cache[bu.GPU_TROUBLE_KEY].startswith("NVML could not start")
+    assert cache[bu.cache_key("jax", "gpu")]["status"] == "error"
+    assert cache[bu.cache_key("jax", "cpu")] == measured
+    with pytest.raises(monitor.GpuTrouble, match="NVMLError_Unknown"):
+        bu.FitGpuUtilization().setup(cache, "jax", "gpu")
 
 
 def test_a_failed_workload_fails_its_tracks():

@@ -9,7 +9,7 @@ benchmarks, and CUDA is only ever initialised in those spawned processes.
 
 import importlib.util
 
-from . import pyhf_compat
+from . import monitor, pyhf_compat
 
 BACKENDS = tuple(pyhf_compat.BACKEND_LIBRARIES)
 DEVICES = ("cpu", "gpu")
@@ -92,17 +92,18 @@ _WAIT_FOR_DEVICE = {
 
 
 def nvidia_gpu_count():
-    """GPUs NVML sees (0 where there is no driver); cheap, and never initialises CUDA."""
-    try:
-        import pynvml
+    """GPUs NVML sees and CUDA_VISIBLE_DEVICES leaves (0 where there is no nvidia-ml-py, driver
+    or device); cheap, and never initialises CUDA.
 
-        pynvml.nvmlInit()
-    except Exception:  # no nvidia-ml-py, no driver, no device: no GPU for this suite
-        return 0
+    Raises monitor.GpuTrouble where NVML errs otherwise, or where this machine is meant to
+    have a GPU (PYHF_BENCH_EXPECT_GPU) and has none: trouble is never "no GPU".
+    """
     try:
-        return pynvml.nvmlDeviceGetCount()
-    finally:
-        pynvml.nvmlShutdown()
+        nvml, handles = monitor.open_nvml()
+    except monitor.GpuUnavailable:
+        return 0
+    monitor._shutdown(nvml)
+    return len(handles)
 
 
 def make_optimizer(name):
@@ -131,7 +132,13 @@ def activate(backend, device="cpu", precision="64b", optimizer="scipy"):
     if device == "gpu" and backend != "numpy" and not nvidia_gpu_count():
         # Asking NVML is much cheaper than importing tensorflow or jax to find out.
         raise NotImplementedError("no NVIDIA GPU on this machine (NVML finds none)")
-    _PLACE_ON_DEVICE[backend](device)
+    try:
+        _PLACE_ON_DEVICE[backend](device)
+    except NotImplementedError as err:
+        if device == "gpu" and backend != "numpy" and monitor.gpu_expected():
+            # A GPU machine whose framework cannot reach the GPU is broken, not n/a.
+            raise monitor.gpu_trouble(f"this machine is meant to have a GPU, but {err}") from None
+        raise
     pyhf.set_backend(backend, make_optimizer(optimizer), precision=precision)
     return pyhf.tensorlib
 

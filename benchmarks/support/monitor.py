@@ -99,7 +99,53 @@ def slug(text):
 
 
 class GpuUnavailable(RuntimeError):
-    """No NVIDIA GPU can be sampled here; the message says why."""
+    """No NVIDIA GPU here (no nvidia-ml-py, no driver, no device); the message says why."""
+
+
+class GpuTrouble(RuntimeError):
+    """A GPU is there, or meant to be, and cannot be reached: a failure, never "no GPU".
+
+    NVML errors other than "no driver/library" (NVML_ERROR_UNKNOWN, GPU_IS_LOST,
+    NO_PERMISSION, ...), and, where this machine is meant to have a GPU
+    (``PYHF_BENCH_EXPECT_GPU``), any reason there would be none.
+    """
+
+
+#: Set (to 1) by scripts/nightly for a machine meant to have a GPU: no GPU is then trouble.
+EXPECT_GPU_ENV = "PYHF_BENCH_EXPECT_GPU"
+#: Where GPU trouble is recorded (JSON lines), so that scripts/nightly can say why the night
+#: broke: asv keeps no stderr in its results.
+GPU_TROUBLE_FILE_ENV = "PYHF_BENCH_GPU_TROUBLE_FILE"
+#: nvmlInit errors that mean there is no NVIDIA GPU here at all.
+_NO_GPU_HERE = ("NVML_ERROR_LIBRARY_NOT_FOUND", "NVML_ERROR_DRIVER_NOT_LOADED")
+
+
+def gpu_expected():
+    return os.environ.get(EXPECT_GPU_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def record_gpu_trouble(reason):
+    """Append ``reason`` to the trouble file scripts/nightly reads (if it set one)."""
+    path = os.environ.get(GPU_TROUBLE_FILE_ENV)
+    if path:
+        try:
+            with open(path, "a") as handle:
+                handle.write(json.dumps({"pid": os.getpid(), "reason": reason}) + "\n")
+        except OSError:
+            pass
+
+
+def gpu_trouble(reason):
+    """A GpuTrouble for ``reason``, recorded for scripts/nightly."""
+    record_gpu_trouble(reason)
+    return GpuTrouble(reason)
+
+
+def _no_gpu(reason):
+    """GpuUnavailable, or GpuTrouble where this machine is meant to have a GPU."""
+    if gpu_expected():
+        return gpu_trouble(f"this machine is meant to have a GPU ({EXPECT_GPU_ENV}), but {reason}")
+    return GpuUnavailable(reason)
 
 
 def _nvml_error_names(nvml, names):
@@ -143,22 +189,26 @@ def open_nvml():
     try:
         nvml = importlib.import_module("pynvml")
     except ImportError:
-        raise GpuUnavailable("nvidia-ml-py (module pynvml) is not installed") from None
+        raise _no_gpu("nvidia-ml-py (module pynvml) is not installed") from None
     try:
         nvml.nvmlInit()
-    except Exception as err:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
-        raise GpuUnavailable(f"no NVIDIA GPU: NVML could not start ({_describe_error(err)})") from None
+    except Exception as err:
+        reason = f"NVML could not start ({_describe_error(err)})"
+        no_gpu_codes = _nvml_error_names(nvml, _NO_GPU_HERE)
+        if getattr(err, "value", None) in no_gpu_codes:
+            raise _no_gpu(f"no NVIDIA GPU: {reason}") from None
+        raise gpu_trouble(reason) from None  # a driver that errs is not "no GPU"
     try:
         count = nvml.nvmlDeviceGetCount()
         indices = _visible_indices(nvml, count)
         handles = [(index, nvml.nvmlDeviceGetHandleByIndex(index)) for index in indices]
     except Exception as err:
         _shutdown(nvml)
-        raise GpuUnavailable(f"NVML could not list the GPUs ({_describe_error(err)})") from None
+        raise gpu_trouble(f"NVML could not list the GPUs ({_describe_error(err)})") from None
     if not handles:
         _shutdown(nvml)
         why = "CUDA_VISIBLE_DEVICES hides them all" if count else "NVML reports 0 devices"
-        raise GpuUnavailable(f"no NVIDIA GPU: {why}")
+        raise _no_gpu(f"no NVIDIA GPU: {why}")
     return nvml, handles
 
 
@@ -189,6 +239,7 @@ def gpu_inventory():
     """{"gpus": [{index, name, uuid, memory_total}, ...], "reason": None or why there are none}.
 
     Opens and closes NVML; call it only in a spawned process or a tool, never at import.
+    Raises GpuTrouble where NVML errs (or a GPU is expected and missing): never "no GPU".
     """
     try:
         nvml, handles = open_nvml()
@@ -286,6 +337,7 @@ class Sampler:
         self.notes = []
         self.gpus = []
         self.gpu_reason = None
+        self.gpu_errors = []  # what went wrong sampling a GPU that is there (not "no GPU")
         self.sampler_cpu_s = None
         self.started = None
         self.duration = None
@@ -550,8 +602,9 @@ class Sampler:
                 gpu.lost = round(t, 4)
                 self._note(f"{gpu.label} stopped answering NVML at t={t:.2f} s ({err}); "
                            "its sampling ended there, the workload went on")
-            except Exception as err:  # a bug here must not end the benchmark
+            except Exception as err:  # a bug here must not end the workload, nor pass as no GPU
                 gpu.lost = round(t, 4)
+                self.gpu_errors.append(f"{gpu.label}: sampling failed ({_describe_error(err)})")
                 self._note(f"{gpu.label}: sampling failed ({_describe_error(err)}); ended")
         if self.gpus:
             row["gpu"] = rows
@@ -601,6 +654,7 @@ class Sampler:
             },
             "gpu": self._gpu_summary(),
             "gpu_reason": self.gpu_reason,
+            "gpu_errors": list(self.gpu_errors),
         }
         return out
 

@@ -20,8 +20,19 @@ earlier commit, in branch order, where it was measured). Findings:
     commit and its baseline again side by side (see nightly.py).
 ``more_memory`` (``peakmem_``, ``mem_``)
     grew by at least ``mem_threshold`` and ``mem_min_bytes``.
-``result_changed`` (``track_``)
+``result_changed`` (``track_`` declared a result)
     the value moved beyond ``abs_tol + rel_tol * |before|``.
+``worse`` (``track_`` declared a measurement)
+    the value moved in the worse direction by at least the relative
+    threshold (the declaration's, else ``threshold``) and the absolute floor,
+    against the most lenient of the last ``window`` good measurements.
+
+Every ``track_`` declares what it is next to its definition
+(``benchmarks/support/tracks.py``; the declaration is stored in the unit
+asv keeps in ``benchmarks.json``): a result that must not move, or a
+measurement with a direction. A track without one, and with no ``track``
+rule in the configuration, is not judged: it is an error (exit status 2),
+never a default that cries wolf every night or hides a change.
 ``newly_failing``
     a benchmark that was measured at the previous commit now errors.
 ``failing``
@@ -50,7 +61,8 @@ Thresholds are set per benchmark with a JSON file (``--config``)::
       "defaults": {"threshold": 0.3, "statistic": "min"},
       "benchmarks": {
         "time_hypotest\\\\(.*'numpy'": {"threshold": 0.5, "window": 3},
-        "track_nfev": {"track": "ignore"}
+        "track_nfev": {"track": "ignore"},
+        "track_toys_per_second": {"track_threshold": 0.5}
       }
     }
 
@@ -129,8 +141,14 @@ class Rule:
     #: track_ as results: flag when |after - before| > abs_tol + rel_tol * |before|.
     rel_tol: float = 1e-6
     abs_tol: float = 1e-9
-    #: track_: "result" (any move is a finding), "higher_is_worse", "lower_is_worse" or "ignore".
-    track: str = "result"
+    #: track_: None (what the track declares, benchmarks/support/tracks.py), or to override it
+    #: "result" (any move is a finding), "higher_is_worse", "lower_is_worse" or "ignore".
+    track: str = None
+    #: track_ measurements: the relative move in the worse direction that counts
+    #: (None: the declaration's, else ``threshold``), and the absolute one (None: the
+    #: declaration's floor, else 0); both must be reached.
+    track_threshold: float = None
+    track_floor: float = None
     #: Leave this benchmark out of the gate entirely.
     ignore: bool = False
     #: scripts/nightly's side-by-side confirmation of a time_ finding: the pair measured again
@@ -146,11 +164,11 @@ class Rule:
         for name in ("statistic", "confirm_statistic"):
             if getattr(self, name) not in ("median", "min"):
                 raise GateError(f"{name} must be 'median' or 'min', not {getattr(self, name)!r}")
-        if self.track not in ("result", "higher_is_worse", "lower_is_worse", "ignore"):
+        if self.track not in (None, "result", "higher_is_worse", "lower_is_worse", "ignore"):
             raise GateError(f"unknown track mode {self.track!r}")
         if self.window < 1:
             raise GateError("window must be at least 1")
-        if self.threshold < 0 or self.mem_threshold < 0:
+        if self.threshold < 0 or self.mem_threshold < 0 or (self.track_threshold or 0) < 0:
             raise GateError("thresholds must not be negative")
 
 
@@ -298,6 +316,34 @@ def order_commits(commit_results, branch_order=None):
     return ordered
 
 
+def _tracks():
+    """benchmarks/support/tracks.py, the declarations' parser (the same code the suite uses)."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.support import tracks
+
+    return tracks
+
+
+def display_unit(raw):
+    """The unit proper of a benchmarks.json unit (a track's declaration stripped)."""
+    declaration = _tracks().parse(raw)
+    return declaration.unit if declaration else raw
+
+
+#: A declaration's direction as the gate's track mode.
+_MODE_OF_BETTER = {"higher": "lower_is_worse", "lower": "higher_is_worse"}
+
+
+@dataclass(frozen=True)
+class TrackJudgement:
+    """How one track is judged: mode, and for measurements the relative and absolute floors."""
+
+    mode: str
+    threshold: float = None
+    floor: float = 0.0
+
+
 class Gate:
     """Compares new commits with their history; collects findings and information."""
 
@@ -308,13 +354,40 @@ class Gate:
         self.info_of = benchmarks_info or {}
         self.findings = []
         self.info = []
+        self.errors = []
 
     # helpers ------------------------------------------------------------
     def selected(self, label):
         return not self.bench or any(b.search(label) for b in self.bench)
 
-    def unit(self, benchmark):
+    def raw_unit(self, benchmark):
         return self.info_of.get(benchmark, {}).get("unit")
+
+    def unit(self, benchmark):
+        """The unit proper, for reports (a track's declaration stripped)."""
+        return display_unit(self.raw_unit(benchmark))
+
+    def track_judgement(self, benchmark, rule):
+        """The TrackJudgement of a track_, or None where it declares nothing and no rule says."""
+        declaration = _tracks().parse(self.raw_unit(benchmark))
+        mode = rule.track
+        if mode is None and declaration is not None:
+            mode = "result" if declaration.kind == "result" else _MODE_OF_BETTER[declaration.better]
+        if mode is None:
+            return None
+        threshold, floor = rule.track_threshold, rule.track_floor
+        if declaration is not None and declaration.kind == "measurement":
+            threshold = declaration.threshold if threshold is None else threshold
+            floor = declaration.floor if floor is None else floor
+        return TrackJudgement(mode, rule.threshold if threshold is None else threshold,
+                              floor or 0.0)
+
+    def undeclared(self, benchmark):
+        message = (f"{benchmark} declares neither a result nor a measurement (unit "
+                   f"{self.raw_unit(benchmark)!r}; see benchmarks/support/tracks.py) and no gate "
+                   "rule sets its 'track': not judged")
+        if message not in self.errors:
+            self.errors.append(message)
 
     def param_dict(self, measurement):
         names = self.info_of.get(measurement.benchmark, {}).get("param_names") or [
@@ -364,6 +437,10 @@ class Gate:
                     continue
                 rule = self.rules.for_label(measurement.label)
                 if rule.ignore or (measurement.kind == "track" and rule.track == "ignore"):
+                    continue
+                if measurement.kind == "track" and self.track_judgement(
+                        measurement.benchmark, rule) is None:
+                    self.undeclared(measurement.benchmark)
                     continue
                 if baseline_lookup is not None:
                     found = baseline_lookup(commit, key)
@@ -451,20 +528,28 @@ class Gate:
             self.add("less_memory", commit, after, env, base_commit, before, ratio)
 
     def judge_track(self, commit, env, after, good, rule):
-        base_commit, before = good[0]
-        b, a = float(before.value), float(after.value)
-        ratio = a / b if b else None
-        if rule.track == "result":
+        how = self.track_judgement(after.benchmark, rule)
+        if how.mode == "result":
+            base_commit, before = good[0]
+            b, a = float(before.value), float(after.value)
             if abs(a - b) > rule.abs_tol + rule.rel_tol * abs(b):
-                self.add("result_changed", commit, after, env, base_commit, before, ratio,
+                self.add("result_changed", commit, after, env, base_commit, before,
+                         a / b if b else None,
                          detail=f"moved by {a - b:+.6g} (tolerance {rule.abs_tol:g} + "
                          f"{rule.rel_tol:g} x |before|)")
             return
-        worse = a > b if rule.track == "higher_is_worse" else a < b
+        # A measurement: against the most lenient of the window (rolling worst).
+        higher_is_worse = how.mode == "higher_is_worse"
+        pick = max if higher_is_worse else min
+        base_commit, before = pick(good, key=lambda item: float(item[1].value))
+        b, a = float(before.value), float(after.value)
+        worse = a > b if higher_is_worse else a < b
         change = abs(a - b) / abs(b) if b else math.inf
-        if worse and change >= rule.threshold:
-            self.add("worse", commit, after, env, base_commit, before, ratio,
-                     detail=f"{rule.track.replace('_', ' ')}: changed by {change:.1%}")
+        if worse and change >= how.threshold and abs(a - b) >= how.floor:
+            self.add("worse", commit, after, env, base_commit, before, a / b if b else None,
+                     detail=f"{how.mode.replace('_', ' ')}: changed by {change:.1%} "
+                     f"(threshold {how.threshold:.0%}"
+                     + (f", at least {how.floor:g}" if how.floor else "") + ")")
 
 
 def _unrepr(value):
@@ -827,6 +912,7 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
                 m = found.get(*key) if found else None
                 return (commit, m) if m is not None else None
         gate.evaluate(series, [c for c in new if c not in not_measured], lookup)
+    errors += gate.errors
 
     order = {c: i for i, c in enumerate(known)}
     gate.findings.sort(key=lambda f: (order.get(f.commit, -1), REGRESSION_KINDS.index(f.kind),
@@ -896,10 +982,19 @@ def main(argv=None):
             args.bench, rules, args.report_dir, args.commit_url or default_commit_url(),
             args.baseline_results_dir,
         )
-    except (GateError, resultslib.ResultsError) as err:
-        print(f"gate: {err}", file=sys.stderr)
-        write_reports(Report(machine=args.machine or "?", commits=args.commits or [],
-                             findings=[], info=[], errors=[str(err)]), args.report_dir)
+    except Exception as err:  # any failure means the gate could not judge: never "findings"
+        known = isinstance(err, (GateError, resultslib.ResultsError))
+        reason = str(err) if known else f"unexpected {type(err).__name__}: {err}"
+        print(f"gate: {reason}", file=sys.stderr)
+        if not known:
+            import traceback
+
+            traceback.print_exc()
+        try:
+            write_reports(Report(machine=args.machine or "?", commits=args.commits or [],
+                                 findings=[], info=[], errors=[reason]), args.report_dir)
+        except Exception as write_err:
+            print(f"gate: could not write the report either: {write_err}", file=sys.stderr)
         return EXIT_BROKEN
     if not args.quiet:
         print_summary(report)

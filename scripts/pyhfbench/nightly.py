@@ -42,8 +42,14 @@ Steps, each safe to repeat:
    rounds) and a finding stands only when the pair shows it again.
 
 Exit status: 0 clean (including "no new commits"), 1 findings (the gate's
-``regressions.md`` says which), 2 the run itself broke (lock held, git or asv
-failed, a planned commit left without results).
+``regressions.md`` says which), 2 the run itself broke, whatever the cause:
+lock held, git or asv failed or was killed by a signal, a planned commit left
+without results, publishing (the asv dashboard, the report or the
+utilization pages) failed, a GPU machine whose GPU cannot be reached, or any
+unexpected exception. A broken night still writes its record
+(``last-run.json``, in the workdir and in ``--report-dir``) and a
+``regressions.md`` that says why; the report dir's files from an earlier
+night are removed first, so what is there is this night's.
 
 Paths (defaults, all in this checkout): ``--workdir .asv/nightly`` (mirror,
 staging, lock, journal, logs, derived configs), ``--results-dir results``,
@@ -67,6 +73,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from . import asvconf, dashboard, history
@@ -170,14 +177,41 @@ def default_machine_name():
     """``<host>-<gpu model>`` on GPU hosts (``node7-h100-80gb-hbm3``), else ``<host>-cpu``.
 
     The suite's own naming (``benchmarks/support/monitor.py``, through NVML), as
-    ``scripts/main-job`` uses; ``nvidia-smi`` where that cannot be imported.
+    ``scripts/main-job`` uses; ``nvidia-smi`` where that cannot be imported. NVML
+    trouble raises (monitor.GpuTrouble): a GPU host never falls back to ``<host>-cpu``.
     """
     try:
         from . import mainjob
 
-        return mainjob.asvconf_machine_name()
-    except Exception:
+        support = mainjob.support_module("monitor")
+    except ImportError:
         return smi_machine_name()
+    return support.propose_machine_name()
+
+
+#: NVIDIA model families as they appear in a machine name (``node7-h100-80gb-hbm3``).
+GPU_MODEL_IN_NAME = re.compile(
+    r"(?:^|-)(?:\d+x-)?(?:[abhlpkv]\d{2,3}[a-z]*|l4|t4|a2|gh200|gb200|rtx|gtx|quadro|tesla|titan)"
+    r"(?:-|$)")
+
+
+def name_says_gpu(machine):
+    """Whether ``<host>-<rest>`` names a GPU model in ``<rest>`` (the host part may be anything)."""
+    rest = machine.lower().split("-", 1)[1] if "-" in machine else ""
+    return bool(GPU_MODEL_IN_NAME.search(rest)) and not rest.endswith("cpu")
+
+
+def gpu_results_stored(results_dir, machine):
+    """Whether a GPU combination was ever measured under ``machine`` in ``results_dir``."""
+    try:
+        stored = resultslib.load_machine(results_dir, machine, on_error=lambda *a: None)
+    except resultslib.ResultsError:  # nothing stored under this name yet
+        return False
+    for commit in stored:
+        for measurement in commit.measurements.values():
+            if measurement.state == resultslib.OK and "'gpu'" in measurement.params:
+                return True
+    return False
 
 
 def smi_machine_name():
@@ -186,16 +220,18 @@ def smi_machine_name():
     return f"{host}-{re.sub(r'^nvidia-', '', slug(gpu))}" if gpu else f"{host}-cpu"
 
 
-def bench_regexes(user_bench=(), quick_suite=False):
+def bench_regexes(user_bench=(), quick_suite=False, gpu=None):
     """asv ``--bench`` regexes: the user's (or the quick suite), without GPU combinations on a host
-    without a GPU (they would only be skipped, one process each), as ``scripts/main-job`` does."""
+    without a GPU (they would only be skipped, one process each), as ``scripts/main-job`` does.
+    ``gpu=True`` (a machine meant to have one) keeps them whatever NVML says."""
     from . import mainjob
 
     selection = list(user_bench or ()) or (list(mainjob.QUICK_SUITE) if quick_suite else [])
-    try:
-        gpu = mainjob.gpu_present()
-    except Exception:
-        gpu = gpu_model() is not None
+    if gpu is None:
+        try:
+            gpu = mainjob.gpu_present()
+        except ImportError:
+            gpu = gpu_model() is not None
     return mainjob.bench_selection(selection, gpu)
 
 
@@ -281,7 +317,11 @@ class Nightly:
         self.staging = self.workdir / "staging"
         self.journal_path = self.workdir / "journal.json"
         self.machine = args.machine or default_machine_name()
-        self.bench = bench_regexes(args.bench, args.quick_suite)
+        # Meant to have a GPU: said so, named so, or measured one before under this name.
+        self.expect_gpu = bool(args.expect_gpu or name_says_gpu(self.machine)
+                               or gpu_results_stored(self.results_dir, self.machine))
+        self.gpu_trouble_file = self.workdir / f"gpu-trouble-{os.getpid()}.jsonl"
+        self.bench = bench_regexes(args.bench, args.quick_suite, gpu=True if self.expect_gpu else None)
         self.commit_url = args.commit_url or committed.get("show_commit_url")
         self.machine_file = str(Path(args.machine_file).resolve()) if args.machine_file else "-"
         self.started = time.monotonic()
@@ -289,6 +329,7 @@ class Nightly:
         self.child = None
         self.lock = None
         self.tag_names = {}
+        self.report = None  # the gate's Report, once it ran
         self.summary = {"machine": self.machine, "started_at": utcnow().isoformat(
             timespec="seconds"), "broken": []}
 
@@ -427,7 +468,7 @@ class Nightly:
         lock_fds = tuple(self.lock.fds) if self.lock else ()
         self.child = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
-            pass_fds=lock_fds, preexec_fn=_die_with_parent, env=env,
+            pass_fds=lock_fds, preexec_fn=_die_with_parent, env=self.child_env(env),
         )
         try:
             for line in self.child.stdout:
@@ -446,7 +487,7 @@ class Nightly:
         rc = self.asv("machine", "--yes", "--config", config, "--machine", self.machine,
                       label="register machine")
         if rc != 0:
-            raise NightlyError(f"asv machine failed ({rc})")
+            raise NightlyError(f"asv machine failed ({describe_exit(rc)})")
 
     def run_asv(self, config, commits, results_dir, bench, extra=(), interleave=False):
         hashfile = self.workdir / f"commits-{os.getpid()}.txt"
@@ -462,12 +503,12 @@ class Nightly:
         args.append(f"HASHFILE:{hashfile}")
         # The benchmarks record why they skip beside the results the gate reads.
         skip_root = self.results_dir if Path(results_dir) == self.staging else results_dir
-        env = dict(os.environ, **{resultslib.SKIP_LOG_ENV: str(
-            resultslib.skip_log_dir(skip_root, self.machine))})
+        env = {resultslib.SKIP_LOG_ENV: str(resultslib.skip_log_dir(skip_root, self.machine))}
         try:
             return self.asv(*args, label=f"benchmarking {len(commits)} commit(s)", env=env)
         finally:
             hashfile.unlink(missing_ok=True)
+            self.collect_gpu_trouble()
 
     # publishing -----------------------------------------------------------
     def publish(self):
@@ -482,7 +523,7 @@ class Nightly:
         try:
             dashboard.add_project_pages(self.results_dir, target, self.machine)
         except Exception as err:  # the asv dashboard is still worth publishing without them
-            self.log(f"report and utilization pages not added: {type(err).__name__}: {err}")
+            self.summary["broken"].append(f"report and utilization pages not added: {type(err).__name__}: {err}")
         swap_symlink(self.html_dir, target)
         for old in versions.iterdir():
             if old != target:
@@ -555,6 +596,7 @@ class Nightly:
         )
         report.notes += list(notes)
         report.errors += [e for e in errors if e not in report.errors]
+        self.report = report
         slower = [f for f in report.findings if f.kind == "slower"]
         if slower and self.args.confirm:
             self.confirm(report, slower, rules, config)
@@ -575,6 +617,7 @@ class Nightly:
         try:
             if rc not in (0, 2):
                 self.log(f"confirmation run failed ({rc}); findings kept unconfirmed")
+                self.summary["broken"].append(f"the confirmation asv run exited with {describe_exit(rc)}")
                 for f in slower:
                     f.detail += "; not confirmed (the confirmation run failed)"
                 return
@@ -640,6 +683,9 @@ class Nightly:
         with RunLock(self.workdir / "nightly.lock", [self.results_dir], wait=args.wait_lock) as lock:
             self.lock = lock
             try:
+                self.clear_reports()
+                if self.expect_gpu:
+                    self.check_gpu()
                 return self._run()
             finally:
                 self.lock = None
@@ -698,8 +744,8 @@ class Nightly:
         if not args.no_publish and (gated_run or backfill or resumed or not self.html_dir.exists()):
             try:
                 self.publish()
-            except NightlyError as err:
-                self.summary["broken"].append(str(err))
+            except Exception as err:  # not only NightlyError: a failed publish is a broken night
+                self.summary["broken"].append(f"publish failed: {type(err).__name__}: {err}")
         # Git and pushes may fail (network, credentials): the gate still runs and reports.
         for wanted, step in ((args.commit_results, lambda: self.commit_results(gated_run + backfill)),
                              (args.push_html, lambda: self.push_html(args.push_html))):
@@ -782,14 +828,72 @@ class Nightly:
         self.summary["not_buildable"] = [self.tag_names.get(c, c) for c in unbuildable]
         return notes
 
+    # GPU ------------------------------------------------------------------
+    def check_gpu(self):
+        """On a machine meant to have a GPU: NVML must list one, or the night is broken."""
+        from . import mainjob
+
+        monitor = mainjob.support_module("monitor")
+        why = f"{self.machine} is meant to have a GPU"
+        try:
+            inventory = monitor.gpu_inventory()
+        except monitor.GpuTrouble as err:
+            raise NightlyError(f"{why}, but {err}") from None
+        if not inventory["gpus"]:
+            raise NightlyError(f"{why}, but {inventory['reason']}")
+        self.summary["gpus"] = [gpu.get("name") for gpu in inventory["gpus"]]
+
+    def child_env(self, extra=None):
+        """The asv child's environment: on a GPU machine, no GPU in a benchmark is trouble."""
+        env = dict(os.environ, **(extra or {}))
+        if self.expect_gpu:
+            env.update(PYHF_BENCH_EXPECT_GPU="1", PYHF_BENCH_GPU_TROUBLE_FILE=str(self.gpu_trouble_file))
+        return env
+
+    def collect_gpu_trouble(self):
+        """GPU trouble the benchmarks recorded (asv keeps no stderr): reasons of a broken night."""
+        try:
+            lines = self.gpu_trouble_file.read_text().splitlines()
+        except OSError:
+            return
+        self.gpu_trouble_file.unlink(missing_ok=True)
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                reason = f"GPU trouble: {json.loads(line)['reason']}"
+                if reason not in self.summary["broken"]:
+                    self.summary["broken"].append(reason)
+
+    #: What the report dir holds for one night; removed when a run starts (see finish).
+    REPORT_FILES = ("regressions.md", "regressions.json", "last-run.json")
+
+    def clear_reports(self):
+        for name in self.REPORT_FILES:
+            (self.report_dir / name).unlink(missing_ok=True)
+
+    def write_broken_report(self):
+        """regressions.md/.json saying the night broke, and why (with the gate's findings, if it ran)."""
+        report = self.report or gatelib.Report(
+            machine=self.machine, commits=list(self.summary.get("commits") or []), findings=[],
+            info=[], commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL)
+        for reason in self.summary["broken"] or ["the run broke"]:
+            if reason not in report.errors:
+                report.errors.append(reason)
+        try:
+            gatelib.write_reports(report, self.report_dir)
+        except Exception as err:  # the record in last-run.json still says why
+            self.log(f"could not write the broken night's report: {type(err).__name__}: {err}")
+
     def finish(self, code, error=None):
         self.summary.update(exit_status=code, wall_s=round(time.monotonic() - self.started, 1),
                             finished_at=utcnow().isoformat(timespec="seconds"),
                             log=str(self.log.path))
         if error:
             self.summary["broken"].append(error)
-        with contextlib.suppress(OSError):
-            atomic_write_json(self.workdir / "last-run.json", self.summary)
+        if code == EXIT_BROKEN:
+            self.write_broken_report()
+        for folder in (self.workdir, self.report_dir):
+            with contextlib.suppress(OSError):
+                atomic_write_json(folder / "last-run.json", self.summary)
         self.log(f"done: exit status {code} in {self.summary['wall_s']} s"
                  + (f" ({'; '.join(self.summary['broken'])})" if self.summary["broken"] else ""))
         self.log.close()
@@ -861,6 +965,10 @@ def build_parser():
     p.add_argument("--branch", default="main")
     p.add_argument("--machine", help="asv machine name (default: <host>-<GPU model> or <host>-cpu)")
     p.add_argument("--machine-file", help="asv machine file instead of ~/.asv-machine.json")
+    p.add_argument("--expect-gpu", "--gpu", action="store_true",
+                   help="this machine is meant to have an NVIDIA GPU: NVML trouble, no GPU, or a "
+                   "framework that cannot reach it breaks the night (exit 2). Also implied by a "
+                   "GPU model in the machine name and by GPU results stored under it")
     p.add_argument("--bench", action="append", metavar="REGEX",
                    help="only benchmarks whose name(params) match (repeatable; passed to asv and "
                    "to the gate; on a host without a GPU, GPU combinations are left out)")
@@ -919,9 +1027,33 @@ def build_parser():
     return p
 
 
+def describe_exit(rc):
+    """An exit status as words: a negative one is the signal that killed the process."""
+    if rc is not None and rc < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-rc).name} ({rc})"
+        return f"signal {-rc} ({rc})"
+    return str(rc)
+
+
+def record_failed_start(args, reason):
+    """last-run.json (workdir and report dir) for a run that failed before it could start."""
+    summary = {"machine": args.machine, "started_at": utcnow().isoformat(timespec="seconds"),
+               "broken": [reason], "exit_status": EXIT_BROKEN}
+    for folder in (args.workdir, args.report_dir):
+        with contextlib.suppress(OSError):
+            atomic_write_json(Path(folder) / "last-run.json", summary)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    nightly = Nightly(args)
+    try:
+        nightly = Nightly(args)
+    except Exception as err:  # e.g. a GPU machine whose GPU NVML cannot reach
+        reason = f"the run could not start: {type(err).__name__}: {err}"
+        print(f"nightly: {reason}", file=sys.stderr)
+        record_failed_start(args, reason)
+        return EXIT_BROKEN
     mirror = asvconf.select_pallet_mirror()
     nightly.log(f"pallets from the local mirror {mirror}" if mirror else
                 "no pallet mirror: pallets are downloaded from HEPData by DOI")
@@ -933,15 +1065,19 @@ def main(argv=None):
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_signal)
+    error = None
     try:
         code = nightly.run()
-        nightly.finish(code)
     except (NightlyError, gatelib.GateError, resultslib.ResultsError) as err:
         print(f"nightly: {err}", file=sys.stderr)
-        code = EXIT_BROKEN
-        nightly.finish(code, str(err))
+        code, error = EXIT_BROKEN, str(err)
     except KeyboardInterrupt as err:
         print(f"nightly: interrupted ({err}); the next run resumes", file=sys.stderr)
-        code = EXIT_BROKEN
-        nightly.finish(code, f"interrupted ({err})")
+        code, error = EXIT_BROKEN, f"interrupted ({err})"
+    except Exception as err:  # a bug or an unforeseen failure: still a broken night, never "findings"
+        nightly.log.raw(traceback.format_exc())
+        print(f"nightly: unexpected {type(err).__name__}: {err}", file=sys.stderr)
+        traceback.print_exc()
+        code, error = EXIT_BROKEN, f"unexpected {type(err).__name__}: {err}"
+    nightly.finish(code, error)
     return code

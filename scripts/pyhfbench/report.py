@@ -42,6 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import asv_index
+from .gate import display_unit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT_FOLDER = "report"
@@ -237,7 +238,7 @@ def load_commit(results_dir, machine, commit=None):
             if bench is None:
                 bench = benchmarks[name] = Benchmark(
                     name=name, kind=kind_of(name, info.get("type")),
-                    unit=info.get("unit") or ("seconds" if kind_of(name) == "time" else ""),
+                    unit=display_unit(info.get("unit")) or ("seconds" if kind_of(name) == "time" else ""),
                     param_names=names, params=[[_unquote(v) for v in p] for p in params],
                 )
             combos = list(itertools.product(*bench.params)) if params else [()]
