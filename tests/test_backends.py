@@ -92,6 +92,8 @@ def test_framework_without_a_usable_gpu_is_a_skip_unless_a_gpu_is_expected(
 ):
     install_fake_nvml(monkeypatch, [FakeGpu(0)])
     hide_the_gpu_from(backend, monkeypatch)
+    # A CUDA build that cannot reach the GPU (CPU builds fail outright: test_gpu_builds.py).
+    monkeypatch.setattr(backends.gpu_builds, "cpu_build_reason", lambda backend: None)
     monkeypatch.delenv(monitor.EXPECT_GPU_ENV, raising=False)
     assert backends.nvidia_gpu_count() == 1
     with pytest.raises(NotImplementedError, match=reason):

@@ -9,7 +9,7 @@ benchmarks, and CUDA is only ever initialised in those spawned processes.
 
 import importlib.util
 
-from . import monitor, pyhf_compat
+from . import gpu_builds, monitor, pyhf_compat
 
 BACKENDS = tuple(pyhf_compat.BACKEND_LIBRARIES)
 DEVICES = ("cpu", "gpu")
@@ -132,6 +132,11 @@ def activate(backend, device="cpu", precision="64b", optimizer="scipy"):
     if device == "gpu" and backend != "numpy" and not nvidia_gpu_count():
         # Asking NVML is much cheaper than importing tensorflow or jax to find out.
         raise NotImplementedError("no NVIDIA GPU on this machine (NVML finds none)")
+    if device == "gpu":
+        cpu_build = gpu_builds.cpu_build_reason(backend)
+        if cpu_build:
+            # A GPU host measured with CPU builds fails (never n/a), with what to do instead.
+            raise monitor.gpu_trouble(gpu_builds.cpu_build_on_gpu_host_message(backend, cpu_build))
     try:
         _PLACE_ON_DEVICE[backend](device)
     except NotImplementedError as err:
