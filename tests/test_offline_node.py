@@ -103,3 +103,9 @@ def test_existing_env_name_is_asvs():
     env = ExistingEnvironment.__new__(ExistingEnvironment)
     env._executable, env._tagged_env_vars = sys.executable, {}
     assert ExistingEnvironment.name.fget(env) == offline_node.existing_env_name(sys.executable)
+
+
+def test_committed_config_is_read_without_asv():
+    from pyhfbench import asvconf
+
+    assert offline_node.committed_config() == asvconf.load_committed_config()

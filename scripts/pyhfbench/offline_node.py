@@ -76,12 +76,21 @@ def create_commit_env(host_python, env_dir, wheelhouse_dir, entry, manifest):
     return python
 
 
+def committed_config():
+    """asv.conf.json read without asv, which the node's own Python lacks (whole-line // comments
+    are all it has beyond JSON)."""
+    text = asvconf.COMMITTED_CONFIG.read_text()
+    return json.loads("\n".join(line for line in text.splitlines()
+                                if not line.lstrip().startswith("//")))
+
+
 def node_config(wheelhouse_dir, manifest, commit, results_dir, html_dir, env_dir):
     """The committed asv configuration pointed at the wheelhouse's repository and results,
     its one branch at ``commit``: asv takes no range with an existing environment and runs
     the heads of the branches (each recorded as --set-commit-hash)."""
     branches = [f"wheelhouse/{commit[:8]}"]
-    return asvconf.derive_config(repo=str(Path(wheelhouse_dir).resolve() / manifest["repository"]),
+    return asvconf.derive_config(base=committed_config(),
+                                 repo=str(Path(wheelhouse_dir).resolve() / manifest["repository"]),
                                  branches=branches, results_dir=str(results_dir),
                                  html_dir=str(html_dir), env_dir=str(env_dir))
 
