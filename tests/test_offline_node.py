@@ -109,3 +109,36 @@ def test_committed_config_is_read_without_asv():
     from pyhfbench import asvconf
 
     assert offline_node.committed_config() == asvconf.load_committed_config()
+
+
+@pytest.mark.slow
+def test_support_wheels_the_host_lacks_are_installed_into_the_commit_env(built_wheelhouse, tmp_path):
+    """The --support path: a wheel the host lacks goes into the env; the host stays as it was."""
+    import shutil
+    import subprocess
+
+    dest, manifest = built_wheelhouse
+    house = tmp_path / "wh"
+    shutil.copytree(dest, house)
+    project = tmp_path / "probe"
+    (project / "pyhf_bench_probe").mkdir(parents=True)
+    (project / "pyhf_bench_probe" / "__init__.py").write_text("VALUE = 7\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "pyhf-bench-probe"\nversion = "1.0"\n')
+    support = house / wheelhouse.SUPPORT_FOLDER
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "-w", str(support), str(project)], check=True)
+    wheel = next(support.glob("pyhf_bench_probe-*.whl"))
+    manifest = dict(manifest, support=[{"wheel": f"{wheelhouse.SUPPORT_FOLDER}/{wheel.name}",
+                                        "sha256": wheelhouse.sha256_of(wheel)}])
+    entry = next(e for e in manifest["pyhf"] if e["revision"] == "main")
+    python = offline_node.create_commit_env(sys.executable, tmp_path / "env", house, entry, manifest)
+    out = subprocess.run([str(python), "-c", "import pyhf, pyhf_bench_probe, numpy; "
+                          "print(pyhf.__version__, pyhf_bench_probe.VALUE)"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == [entry["version"], "7"]
+    host = subprocess.run([sys.executable, "-c", "import importlib.util, pyhf; print("
+                           "importlib.util.find_spec('pyhf_bench_probe') is None, pyhf.__version__)"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert host[0] == "True" and host[1] != entry["version"]  # the host's own pyhf, untouched
