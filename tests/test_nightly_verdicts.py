@@ -223,6 +223,8 @@ def test_gpu_trouble_inside_the_benchmarks_breaks_the_night(tmp_path, monkeypatc
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    # A CUDA build that cannot reach the GPU (a CPU build: tests/test_gpu_builds.py).
+    monkeypatch.setattr(backends.gpu_builds, "cpu_build_reason", lambda backend: None)
     with pytest.raises(monitor.GpuTrouble):
         backends.activate("pytorch", "gpu")
     run.collect_gpu_trouble()

@@ -107,6 +107,7 @@ QUICK_SUITE = [
     r"bench_threads\.",
     r"bench_toys\.ToyBasedCLs\.time_toybased_hypotest\('numpy', 'cpu', ",
     r"bench_utilization\.(FitCpuUtilization|SamplerCost)\.\w+\('numpy', 'cpu'",
+    r"bench_gpu_study\.BatchScaling\.track_throughput\('numpy', 'cpu', '64b', (1|1000)\)",
 ]
 
 #: Matches every benchmark and parameter combination that does not ask for a GPU.
