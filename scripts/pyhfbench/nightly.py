@@ -724,7 +724,9 @@ class Nightly:
                               started_at=utcnow().isoformat(timespec="seconds"))
             self.log(f"benchmarking {len(gated_run)} commit(s): "
                      f"{' '.join(c[:8] for c in gated_run)}")
-            asv_rc = self.run_in_environments(configs, gated_run, interleave=args.interleave_rounds)
+            # Always the default environment: a new commit that cannot run there is a finding.
+            asv_rc = self.run_asv(configs["default"], gated_run, self.staging, self.bench,
+                                  interleave=args.interleave_rounds)
             self.save_journal(running=False)
             self.harvest()
             stored = self.stored(env_names)
@@ -785,7 +787,8 @@ class Nightly:
         return "legacy" if history.needs_legacy_environment(self.mirror, commit) else "default"
 
     def run_in_environments(self, configs, commits, interleave=False):
-        """asv run ``commits``, each in the environment its code can run in; the worst exit status."""
+        """asv run history ``commits``, each in the environment its code can run in; the worst
+        exit status."""
         statuses = []
         for env in ("default", "legacy"):
             group = [c for c in commits if self.environment_of(c) == env]
