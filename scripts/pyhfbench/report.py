@@ -1119,6 +1119,7 @@ def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None)
         + render_html(all_blocks)
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>pyhf-benchmarks: backend comparison report</title>"
+            # No icon request: browsers ask for /favicon.ico, which is not there.
             '<link rel="icon" href="data:,">'
             f"<style>{_STYLE}</style></head><body>\n{body}\n"
             f'<p class="note">Also as <a href="report.md">Markdown</a>. Built in '
