@@ -9,7 +9,7 @@
 4. ``asv publish`` and print where the dashboard is, with a short summary.
 
 With internet, the real thing is plain asv on the committed configuration
-(see README.md): ``asv run`` against pyhf main on GitHub.
+(see docs/configurations.md): ``asv run`` against pyhf main on GitHub.
 """
 
 import math
