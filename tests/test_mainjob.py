@@ -90,3 +90,34 @@ def test_by_module_runs_each_module_once_with_its_part_of_the_selection():
     assert chosen(plan["bench_model"]) == names[2:]
     only_logpdf = dict(mainjob.run_plan([r"\.Logpdf\."], by_module=True))
     assert chosen(only_logpdf["bench_model"]) == names[2:] and chosen(only_logpdf["bench_fit"]) == []
+
+
+def test_summary_separates_skipped_from_not_selected(tmp_path):
+    from test_report import SPECS, TIME, write_results
+
+    write_results(tmp_path, "host", "c" * 40, 1_700_000_000_000,
+                  {TIME: {("numpy", "cpu", 1): 0.5, ("numpy", "cpu", 10): None}}, {TIME: SPECS[TIME]})
+    selection = [r"time_hypotest\('(numpy|jax)', '(cpu|gpu)', (1|10)\)"]
+    (row,) = mainjob.summary_rows(tmp_path, "host", selection)
+    # 24 combinations: 8 selected (1 measured, 1 failed, 6 NaN = skipped), 16 not selected.
+    assert row == {"commit": "c" * 40, mainjob.MEASURED: 1, mainjob.SKIPPED: 6,
+                   mainjob.NOT_SELECTED: 16, mainjob.FAILED: 1}
+    # Without a selection asv ran everything: every NaN is a skip.
+    (everything,) = mainjob.summary_rows(tmp_path, "host")
+    assert everything[mainjob.SKIPPED] == 22 and everything[mainjob.NOT_SELECTED] == 0
+    text = mainjob.summarize(tmp_path, "host", selection)
+    assert text == ("  cccccccc      1 measured      6 skipped (n/a)     16 not selected in this run"
+                    "      1 failed")
+
+
+def test_selection_matches_labels_as_asv_does():
+    label = mainjob.label_of(TIME_NAME, ("'numpy'", "'cpu'", "10"))
+    assert label == "bench_baseline.HypotestUncorrelatedBackground.time_hypotest('numpy', 'cpu', 10)"
+    assert mainjob.is_selected(label, [r"'numpy', 'cpu', 10\)"])  # re.search, not a full match
+    assert not mainjob.is_selected(label, [r"^'numpy'"])
+    assert mainjob.is_selected(label, [])
+    assert mainjob.outcome_of(float("nan"), label, [r"bench_fit"]) == mainjob.NOT_SELECTED
+    assert mainjob.outcome_of(float("nan"), label, [r"bench_baseline"]) == mainjob.SKIPPED
+
+
+TIME_NAME = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"

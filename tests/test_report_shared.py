@@ -90,6 +90,9 @@ def real_results(tmp_path_factory, sdist_cache):
 
 # --------------------------------------------------------------------------- Chromium
 
+#: No network beyond this host: every name but 127.0.0.1 fails to resolve.
+NETWORK_OFF = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
+
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--no-first-run",
                   "--no-default-browser-check", "--disable-dev-shm-usage",
@@ -118,7 +121,7 @@ def require_chromium():
 class Browser:
     """Headless Chromium driven over the DevTools protocol on fds 3 and 4."""
 
-    def __init__(self, binary, user_data_dir, log_path):
+    def __init__(self, binary, user_data_dir, log_path, extra_flags=()):
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
 
@@ -128,7 +131,7 @@ class Browser:
 
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}",
+            [binary, *CHROMIUM_FLAGS, *extra_flags, f"--user-data-dir={user_data_dir}",
              "--enable-logging=stderr", "--v=0", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             preexec_fn=wire, close_fds=False,  # our pipes are close-on-exec but fds 3, 4
@@ -257,7 +260,14 @@ class Browser:
                 found.append(f"log ({entry.get('source')}): {entry.get('text')} {entry.get('url', '')}")
             elif method == "Network.loadingFailed" and not params.get("canceled"):
                 found.append(f"load failed: {params.get('errorText')} ({params.get('type')})")
+            elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+                found.append(f"HTTP {params['response']['status']}: {params['response']['url']}")
         return found
+
+    def requested(self, start=0):
+        """The URLs the page asked for since event ``start``."""
+        return [e["params"]["request"]["url"] for e in self.events[start:]
+                if e.get("method") == "Network.requestWillBeSent"]
 
     def close(self):
         try:

@@ -12,11 +12,12 @@
 4. ``asv publish`` and print where the dashboard is, with a short summary.
 
 With internet, the real thing is plain asv on the committed configuration
-(see README.md): ``asv run`` against pyhf main on GitHub.
+(see docs/configurations.md): ``asv run`` against pyhf main on GitHub.
 """
 
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -141,25 +142,72 @@ def run_plan(selection, by_module=False):
             for module in benchmark_modules()]
 
 
-def summarize(results_dir, machine):
-    """Counts of measured, skipped and failed results per commit, from asv's result files."""
+def label_of(name, param_set):
+    """asv's label of one parameter combination, the text ``--bench`` regexes are matched against."""
+    return f"{name}({', '.join(param_set)})" if param_set else name
+
+
+def is_selected(label, selection):
+    """Whether asv ran ``label`` for ``--bench`` regexes ``selection`` (none: everything)."""
+    return not selection or any(re.search(regex, label) for regex in selection)
+
+
+#: The outcome of one benchmark and parameter combination in a results file.
+MEASURED, SKIPPED, NOT_SELECTED, FAILED = "measured", "skipped (n/a)", "not selected in this run", "failed"
+OUTCOMES = (MEASURED, SKIPPED, NOT_SELECTED, FAILED)
+
+
+def outcome_of(value, label, selection):
+    """asv stores a failure as None, and both a skip and a combination it did not run as NaN:
+    the selection tells those two apart."""
+    if value is None:
+        return FAILED
+    if isinstance(value, float) and math.isnan(value):
+        return SKIPPED if is_selected(label, selection) else NOT_SELECTED
+    return MEASURED
+
+
+def outcomes(result, selection):
+    """[(label, outcome)] for every combination in one asv result (``asv.results.Results``)."""
+    import itertools
+
+    rows = []
+    for name in result.get_all_result_keys():
+        params = result.get_result_params(name)
+        values = result.get_result_value(name, params)
+        for param_set, value in zip(itertools.product(*params) if params else [()], values):
+            label = label_of(name, param_set)
+            rows.append((label, outcome_of(value, label, selection)))
+    return rows
+
+
+def summary_rows(results_dir, machine, selection=()):
+    """One row per commit, oldest first: {"commit": hash, outcome: count, ...}.
+
+    ``selection``: the ``--bench`` regexes the run was asked for (empty: the whole suite),
+    matched against each combination's label the way asv matches them.
+    """
+    from collections import Counter
+
     from asv.results import iter_results_for_machine
 
-    lines = []
-    for result in sorted(iter_results_for_machine(str(results_dir), machine),
-                         key=lambda r: r.date):
-        measured = skipped = failed = 0
-        for name in result.get_all_result_keys():
-            for value in result.get_result_value(name, result.get_result_params(name)):
-                if value is None:
-                    failed += 1
-                elif isinstance(value, float) and math.isnan(value):
-                    skipped += 1
-                else:
-                    measured += 1
-        lines.append(f"  {result.commit_hash[:8]}  {measured:5d} measured  "
-                     f"{skipped:5d} n/a (skipped)  {failed:4d} failed")
-    return "\n".join(lines)
+    rows = []
+    for result in sorted(iter_results_for_machine(str(results_dir), machine), key=lambda r: r.date):
+        counts = Counter(outcome for _, outcome in outcomes(result, selection))
+        rows.append({"commit": result.commit_hash, **{o: counts.get(o, 0) for o in OUTCOMES}})
+    return rows
+
+
+def format_summary(rows, columns=OUTCOMES):
+    """The rows as aligned text, one line per commit, one count per column."""
+    return "\n".join("  " + row["commit"][:8] + "  "
+                     + "  ".join(f"{row[column]:5d} {column}" for column in columns)
+                     for row in rows)
+
+
+def summarize(results_dir, machine, selection=()):
+    """Counts of measured, skipped, not selected and failed combinations per commit."""
+    return format_summary(summary_rows(results_dir, machine, selection))
 
 
 def main(argv=None):
@@ -235,20 +283,29 @@ def main(argv=None):
             # asv exits 2 when a benchmark fails; the summary below says which, so go on.
             run_status = subprocess.run(command, cwd=REPO_ROOT).returncode or run_status
             walls.append((label, time.perf_counter() - started_run))
-        run_asv(config, "publish")
         results_dir, html_dir = Path(derived["results_dir"]), Path(derived["html_dir"])
-        utilization, report = dashboard.add_project_pages(results_dir, html_dir, machine)
+        utilization, report = publish(config, results_dir, html_dir, machine)
     except (MainJobError, localrepo.LocalRepoError) as err:
         print(f"main-job: {err}", file=sys.stderr)
         return 2
     print(f"\nResults: {results_dir}/{machine}")
-    print(summarize(results_dir, machine))
+    # The user's selection: GPU combinations it names but a host without a GPU leaves out
+    # (bench_selection) count as skipped, not as unselected.
+    print(summarize(results_dir, machine, selection))
     print(f"Dashboard: {html_dir / 'index.html'} (serve it: python -m http.server -d {html_dir})")
     print(f"Backend report: {report}\nUtilization time series: {utilization}")
     if args.by_module:
         print("asv run wall time per module: " + ", ".join(f"{label} {wall:.0f} s" for label, wall in walls))
     print(f"Wall time: {time.perf_counter() - started:.0f} s")
     return 0 if run_status == 0 else 1
+
+
+def publish(config, results_dir, html_dir, machine):
+    """``asv publish``, then the project's pages and the offline libraries
+    (dashboard.finish_dashboard). Returns the utilization and report index pages."""
+    run_asv(config, "publish")
+    utilization, report, _ = dashboard.finish_dashboard(results_dir, html_dir, machine)
+    return utilization, report
 
 
 def support_module(name):

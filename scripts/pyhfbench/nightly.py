@@ -521,9 +521,12 @@ class Nightly:
             shutil.rmtree(target, ignore_errors=True)
             raise NightlyError(f"asv publish failed ({rc})")
         try:
-            dashboard.add_project_pages(self.results_dir, target, self.machine)
+            dashboard.finish_dashboard(self.results_dir, target, self.machine, say=self.log)
         except Exception as err:  # the asv dashboard is still worth publishing without them
-            self.summary["broken"].append(f"report and utilization pages not added: {type(err).__name__}: {err}")
+            self.log(f"report, utilization pages or local libraries not added: "
+                     f"{type(err).__name__}: {err}")
+            self.summary["broken"].append(f"report, utilization pages or local libraries not "
+                                          f"added: {type(err).__name__}: {err}")
         swap_symlink(self.html_dir, target)
         for old in versions.iterdir():
             if old != target:
