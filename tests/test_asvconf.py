@@ -14,7 +14,7 @@ def committed():
 
 def test_committed_config_measures_pyhf_main_from_github(committed):
     assert committed["repo"] == "https://github.com/scikit-hep/pyhf.git"
-    assert committed["branches"] == ["main"]
+    assert committed["branches"] == ["main", "release/v0.7.x"]
     assert committed["environment_type"] == "virtualenv"
     assert committed["launch_method"] == "spawn"  # CUDA cannot start in a forked process
     assert (committed["results_dir"], committed["html_dir"]) == ("results", "html")
@@ -87,6 +87,10 @@ def test_a_working_tree_is_read_through_a_bare_mirror_kept_up_to_date(tmp_path):
     assert asvconf.asv_repository(work, mirrors_dir=tmp_path / "mirrors") == mirror
     assert _git(mirror, "rev-parse", "main") == _git(work, "rev-parse", "HEAD")
     assert asvconf.asv_repository(mirror) == mirror  # bare: used as it is
+    # It has no release/v0.7.x: asv would refuse the committed branch it cannot find.
+    assert asvconf.derive_config(repo=mirror)["branches"] == ["main"]
+    _git(work, "branch", "release/v0.7.x")
+    assert asvconf.derive_config(repo=work)["branches"] == ["main", "release/v0.7.x"]
     url = "https://github.com/someone/pyhf.git"
     assert asvconf.asv_repository(url) == url
 

@@ -1,6 +1,6 @@
 """The main job's published dashboard, opened in headless Chromium with the network off.
 
-The results are real: the reduced ``asv run`` of test_report_shared (v0.7.6,
+The results are real: the reduced ``asv run`` of test_report_shared (main's tip of pyhf's real history,
 environment in ``.asv/test-env``, shared with the other slow tests), plus one
 more commit measured the same way on a copy of them, so that a graph has two commits. They
 are published by the main job's own publish step (``mainjob.publish``: ``asv
@@ -31,12 +31,12 @@ TIME = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, sdist_cache):
+def site(tmp_path_factory):
     chromium = require_chromium()
     problems = [t for p in dashboard_assets.PACKAGES.values()
                 for t in dashboard_assets.package_problems(p, dashboard_assets.DEFAULT_ASSETS_DIR)]
     assert not problems, f"{problems[0]}: run scripts/bootstrap, which fetches the dashboard's libraries"
-    run = real_results(tmp_path_factory, sdist_cache)
+    run = real_results(tmp_path_factory)
     work = tmp_path_factory.mktemp("main-job-site")
     # A clone of the shared repository, one commit ahead, and a copy of its results.
     subprocess.run(["git", "clone", "--quiet", str(run.work / "pyhf"), str(work / "pyhf")], check=True)

@@ -99,6 +99,11 @@ MATRIX_PRESETS = {
 }
 
 
+def _has_branch(repo, branch):
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                           f"refs/heads/{branch}"], capture_output=True).returncode == 0
+
+
 def load_committed_config(path=COMMITTED_CONFIG):
     from asv.util import load_json
 
@@ -115,6 +120,11 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
     config = dict(base or load_committed_config())
     if repo is not None:
         config["repo"] = asv_repository(repo)
+        if not branches and Path(config["repo"]).exists():
+            # A local repository may hold main alone (a fork, a clone): asv refuses
+            # configured branches it cannot find, so keep the committed ones it has.
+            config["branches"] = [b for b in config["branches"]
+                                  if _has_branch(config["repo"], b)] or config["branches"][:1]
     if branches:
         config["branches"] = list(branches)
     if matrix is not None:
