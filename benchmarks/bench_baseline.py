@@ -14,7 +14,7 @@ class HypotestUncorrelatedBackground(BackendBenchmark):
     params, param_names = with_params(BackendBenchmark, ["n_bins"], [[1, 10, 50, 100, 200]])
     version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def prepare(self, backend, device, n_bins):
+    def setup_once(self, backend, device, n_bins):
         self.model = pyhf_compat.uncorrelated_background(
             [30.0] * n_bins, [100.0] * n_bins, [10.0] * n_bins
         )

@@ -29,7 +29,7 @@ class MaximumLikelihoodFit(BackendBenchmark):
         self.optimizer = optimizer
         super().setup(backend, device, optimizer, likelihood)
 
-    def prepare(self, backend, device, optimizer, likelihood):
+    def setup_once(self, backend, device, optimizer, likelihood):
         # Once per process; the same objects are reused so that JAX's compiled functions hit.
         model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
         self.model, self.data = model, self.tensorlib.astensor(data)

@@ -31,7 +31,7 @@ class AsymptoticCLs(BackendBenchmark):
     )
     version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def prepare(self, backend, device, likelihood):
+    def setup_once(self, backend, device, likelihood):
         self.model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
         self.data = self.tensorlib.astensor(data)
         # Compile (jax) and warm caches outside the timed calls.

@@ -46,7 +46,7 @@ class Interpolation(BackendBenchmark):
     )
     version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def prepare(self, backend, device, code, size):
+    def setup_once(self, backend, device, code, size):
         self.histogramssets, alphasets = interpolation_problem(size)
         self.alphasets = self.tensorlib.astensor(alphasets)
         self.interpolator = pyhf_compat.interpolator(interpolation_code(code))(
@@ -80,7 +80,7 @@ class InterpolationReference(BackendBenchmark):
     param_names = Interpolation.param_names
     version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def prepare(self, backend, device, code, size):
+    def setup_once(self, backend, device, code, size):
         self.histogramssets, self.alphasets = interpolation_problem(size)
         self.reference = pyhf_compat.interpolator(interpolation_code(code), tensorized=False)(
             self.histogramssets, subscribe=False

@@ -25,7 +25,7 @@ class BuildModel(BackendBenchmark):
     )
     version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def prepare(self, backend, device, likelihood):
+    def setup_once(self, backend, device, likelihood):
         # pyhf's Workspace.model copies the spec it patches: reusing the workspace is safe.
         self.workspace = pallets.load_workspace(likelihood)
         self.patch = pallets.load_patch(likelihood, pallets.signal_patch(likelihood))
@@ -62,7 +62,7 @@ class Logpdf(BackendBenchmark):
     params, param_names = BuildModel.params, BuildModel.param_names
     version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def prepare(self, backend, device, likelihood):
+    def setup_once(self, backend, device, likelihood):
         self.model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
         self.data = self.tensorlib.astensor(data)
         self.pars = self.tensorlib.astensor(self.model.config.suggested_init())
@@ -87,7 +87,7 @@ class BatchedLogpdf(BackendBenchmark):
         self.precision = precision
         super().setup(backend, device, precision, batch_size)
 
-    def prepare(self, backend, device, precision, batch_size):
+    def setup_once(self, backend, device, precision, batch_size):
         self.model, data = pallets.load_model(
             BATCHED_LIKELIHOOD, pallets.signal_patch(BATCHED_LIKELIHOOD), batch_size=batch_size
         )

@@ -28,7 +28,7 @@ class HypotestThreads(BackendBenchmark):
     def thread_count(self, thread_count):
         return thread_count
 
-    def prepare(self, backend, device, thread_count):
+    def setup_once(self, backend, device, thread_count):
         self.model, data = pallets.load_model(
             THREAD_LIKELIHOOD, pallets.signal_patch(THREAD_LIKELIHOOD)
         )
@@ -55,9 +55,9 @@ class ThreadSettings(BackendBenchmark):
     version = "2"  # 2: read after a hypotest, not straight after pinning
     quick_params = {}
     # Read what the hypotest left in force, not a limit applied again after it.
-    limit_again_after_prepare = False
+    limit_again_after_setup_once = False
 
-    def prepare(self, backend, device):
+    def setup_once(self, backend, device):
         model, data = pallets.load_model(THREAD_LIKELIHOOD, pallets.signal_patch(THREAD_LIKELIHOOD))
         self.wait(hypotest(self.tensorlib.astensor(data), model))
 

@@ -28,7 +28,7 @@ class ToyBasedCLs(BackendBenchmark):
     repeat = (3, 3, 0.0)
     number = 1
 
-    def prepare(self, backend, device, likelihood):
+    def setup_once(self, backend, device, likelihood):
         pyhf_compat.require_toys()
         model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
         self.model, self.data = model, self.tensorlib.astensor(data)

@@ -530,7 +530,7 @@ OVERHEAD_CALLS = 4
 class _OverheadFit(BackendBenchmark):
     """A fit of a 50-bin simple model: Python-heavy, so it feels the sampler's share of the GIL."""
 
-    def prepare(self, backend, device, *params):
+    def setup_once(self, backend, device, *params):
         if importlib.util.find_spec("psutil") is None:
             raise NotImplementedError("psutil is not installed in this environment")
         self.model, data = simple_model(OVERHEAD_BINS)

@@ -48,7 +48,7 @@ class BackendBenchmark(RecordsSkips):
     """Parametrized over pyhf backend and device; subclasses append their own parameters.
 
     Subclasses put their one-time work (loading, building, warming up) in
-    ``prepare``, which runs once per benchmark process: asv reruns ``setup``
+    ``setup_once``, which runs once per benchmark process: asv reruns ``setup``
     before every timed sample and, with ``number`` above 1, before every
     call. ``sample_call`` (if defined) is the warm call the time_ benchmarks
     time: a pilot of it sizes ``number`` and ``repeat`` (support/sampling.py).
@@ -59,13 +59,13 @@ class BackendBenchmark(RecordsSkips):
     precision = "64b"
     optimizer = "scipy"
     timeout = 600
-    # One process per combination; warm-up is prepare's, not asv's (which would rerun setup).
+    # One process per combination; warm-up is setup_once's, not asv's (which would rerun setup).
     rounds = 1
     warmup_time = 0.0
     min_run_count = 1
     #: False: keep the class's own ``number``/``repeat`` (calls too slow for a pilot).
     calibrate = True
-    limit_again_after_prepare = True
+    limit_again_after_setup_once = True
 
     def setup(self, backend, device, *params):
         self.backend = backend
@@ -77,8 +77,8 @@ class BackendBenchmark(RecordsSkips):
         threads.limit_threads(thread_count)
         key = (backend, device, *params)
         if getattr(self, "_prepared_for", None) != key:
-            self.prepare(backend, device, *params)
-            if self.limit_again_after_prepare:
+            self.setup_once(backend, device, *params)
+            if self.limit_again_after_setup_once:
                 # Libraries the preparation loaded (torch's OpenMP, ...) get the same limit.
                 threads.limit_threads(thread_count, force=True)
             self._sampling = self.size_sampling()
@@ -86,7 +86,7 @@ class BackendBenchmark(RecordsSkips):
         if self._sampling is not None:
             self.number, self.repeat = self._sampling
 
-    def prepare(self, backend, device, *params):
+    def setup_once(self, backend, device, *params):
         """One-time work of a combination in this process (subclasses)."""
 
     def thread_count(self, *params):

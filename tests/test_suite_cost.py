@@ -71,7 +71,7 @@ class _Counting(common.BackendBenchmark):
     params = [["numpy"], ["cpu"], [1, 2]]
     param_names = ["backend", "device", "n"]
 
-    def prepare(self, backend, device, n):
+    def setup_once(self, backend, device, n):
         type(self).prepared.append(n)
         self.value = n
 

@@ -15,7 +15,7 @@ sized once per process, from a short pilot of the warm call it times:
 
 asv_runner 0.3.2 reruns ``setup`` before every timed call when ``number`` is
 above 1 (asv#966), so ``setup`` must be cheap after its first call
-(``BackendBenchmark.prepare`` runs once per process). See docs/suite-cost.md.
+(``BackendBenchmark.setup_once`` runs once per process). See docs/suite-cost.md.
 """
 
 import math
