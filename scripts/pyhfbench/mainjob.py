@@ -88,27 +88,16 @@ def resolve_revisions(repo, revisions):
     return hashes
 
 
-#: A representative slice of every workload (some 80 of the suite's 560 CPU
-#: combinations): the main job's default, and the quick suite of the pull-request
-#: workflow. asv matches each regex against "name(param, ...)".
-QUICK_SUITE = [
-    r"bench_baseline\.HypotestUncorrelatedBackground\.(time_hypotest|track_cls_obs)"
-    r"\('\w+', 'cpu', (1|50)\)",
-    r"bench_fit\.MaximumLikelihoodFit\.(time_unconditional_fit|track_twice_nll)"
-    r"\('(numpy|jax|pytorch)', 'cpu', 'scipy', ",
-    r"bench_hypotest\.AsymptoticCLs\.(time_hypotest_warm|track_cls_obs)"
-    r"\('(numpy|jax|pytorch)', 'cpu', '(sbottom/RegionB|staus)'\)",
-    r"bench_hypotest\.AsymptoticCLsColdStart\.timeraw_hypotest_cold"
-    r"\('(numpy|jax)', 'cpu', 'sbottom/RegionB'\)",
-    r"bench_model\.BuildModel\.time_build_model\('numpy', 'cpu', ",
-    r"bench_model\.BatchedLogpdf\.time_batched_logpdf\('(numpy|jax|pytorch)', 'cpu', '64b', (1|1000)\)",
-    r"bench_interpolation\.Interpolation\.time_tensorized\('(numpy|jax|pytorch)', 'cpu', '(0|4p)', 'medium'\)",
-    r"bench_interpolation\.Interpolation\.track_largest_difference_to_reference"
-    r"\('numpy', 'cpu', '\w+', 'medium'\)",
-    r"bench_threads\.",
-    r"bench_toys\.ToyBasedCLs\.time_toybased_hypotest\('numpy', 'cpu', ",
-    r"bench_utilization\.(FitCpuUtilization|SamplerCost)\.\w+\('numpy', 'cpu'",
-]
+def quick_suite():
+    """asv ``--bench`` regexes of the quick suite, which the benchmark classes declare
+    (``quick_params``, ``@quick``; benchmarks/support/suite.py): a representative slice of
+    every workload, the main job's default and the pull-request workflow's selection."""
+    return support_module("suite").quick_regexes(support_module("suite").suite_classes())
+
+
+#: Samples per time_ benchmark in the main job without --full (benchmarks/support/sampling.py).
+QUICK_SAMPLES = 3
+
 
 #: Matches every benchmark and parameter combination that does not ask for a GPU.
 NO_GPU_COMBINATIONS = r"^(?!.*'gpu')"
@@ -236,7 +225,8 @@ def main(argv=None):
                         help="the whole suite (some 560 benchmark processes per commit on a CPU host) "
                         "instead of the quick suite")
     parser.add_argument("--full", action="store_true",
-                        help="asv's full sampling (default: --quick, one sample per benchmark)")
+                        help="the suite's full sampling (default: 3 samples per time_ benchmark, "
+                        "each sized to the spread target)")
     parser.add_argument("--by-module", action="store_true",
                         help="one asv run per benchmark module, each saved when it ends, so that a "
                         "long run (--all --full takes hours on a small CPU host) resumes after an "
@@ -271,8 +261,8 @@ def main(argv=None):
         os.environ[resultslib.SKIP_LOG_ENV] = str(resultslib.skip_log_dir(derived["results_dir"], machine))
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
         if not args.full:
-            run_args.append("--quick")
-        selection = args.bench or ([] if args.all else QUICK_SUITE)
+            os.environ.setdefault(support_module("sampling").SAMPLES_ENV, str(QUICK_SAMPLES))
+        selection = args.bench or ([] if args.all else quick_suite())
         gpu, run_status, walls = gpu_present(), 0, []
         for label, regexes in run_plan(selection, args.by_module):
             bench_args = [arg for regex in bench_selection(regexes, gpu) for arg in ("--bench", regex)]

@@ -226,7 +226,7 @@ def bench_regexes(user_bench=(), quick_suite=False, gpu=None):
     ``gpu=True`` (a machine meant to have one) keeps them whatever NVML says."""
     from . import mainjob
 
-    selection = list(user_bench or ()) or (list(mainjob.QUICK_SUITE) if quick_suite else [])
+    selection = list(user_bench or ()) or (mainjob.quick_suite() if quick_suite else [])
     if gpu is None:
         try:
             gpu = mainjob.gpu_present()
