@@ -107,8 +107,29 @@ def test_summary_separates_skipped_from_not_selected(tmp_path):
     (everything,) = mainjob.summary_rows(tmp_path, "host")
     assert everything[mainjob.SKIPPED] == 22 and everything[mainjob.NOT_SELECTED] == 0
     text = mainjob.summarize(tmp_path, "host", selection)
-    assert text == ("  cccccccc      1 measured      6 skipped (n/a)     16 not selected in this run"
-                    "      1 failed")
+    assert text.splitlines()[0] == ("  cccccccc      1 measured      6 skipped (n/a)     16 not "
+                                    "selected in this run      1 failed")
+    assert text.splitlines()[1:] == ["            n/a x6: no reason recorded"]
+
+
+def test_summary_gives_the_recorded_reason_of_each_skip(tmp_path):
+    import json
+
+    from pyhfbench import results as resultslib
+    from test_report import SPECS, TIME, write_results
+
+    write_results(tmp_path, "host", "c" * 40, 1_700_000_000_000,
+                  {TIME: {("numpy", "cpu", 1): 0.5}}, {TIME: SPECS[TIME]})
+    (loaded,) = resultslib.load_machine(tmp_path, "host")
+    folder = resultslib.skip_log_dir(tmp_path, "host")
+    folder.mkdir(parents=True)
+    line = {"commit": "c" * 40, "env_name": loaded.env_name,
+            "benchmark_class": TIME.rsplit(".", 1)[0], "params": ["'pytorch'", "'cpu'", "1"],
+            "kind": "removed", "reason": "pyhf removed the pytorch backend (PR #2611)"}
+    (folder / "cccccccc-env.jsonl").write_text(json.dumps(line) + "\n")
+    text = mainjob.summarize(tmp_path, "host", [r"time_hypotest\('(numpy|pytorch)', 'cpu', 1\)"])
+    assert text.splitlines()[1:] == [
+        "            n/a x1: pyhf removed the pytorch backend (PR #2611)"]
 
 
 def test_selection_matches_labels_as_asv_does():

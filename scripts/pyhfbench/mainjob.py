@@ -194,9 +194,30 @@ def format_summary(rows, columns=OUTCOMES):
                      for row in rows)
 
 
+def skip_reasons(results_dir, machine, selection=()):
+    """{commit: Counter(reason)}: why the selected combinations that are n/a were skipped,
+    as the benchmarks recorded it (results/<machine>/skips)."""
+    from collections import Counter
+
+    found = {}
+    for commit, _, _, state, _, _, reason in resultslib.state_rows(
+            results_dir, machine, lambda label: is_selected(label, selection)):
+        if state == resultslib.SKIPPED:
+            found.setdefault(commit, Counter())[reason or "no reason recorded"] += 1
+    return found
+
+
 def summarize(results_dir, machine, selection=()):
-    """Counts of measured, skipped, not selected and failed combinations per commit."""
-    return format_summary(summary_rows(results_dir, machine, selection))
+    """Counts of measured, skipped, not selected and failed combinations per commit, each
+    commit followed by the reasons of its skips, most frequent first."""
+    rows = summary_rows(results_dir, machine, selection)
+    reasons = skip_reasons(results_dir, machine, selection)
+    lines = []
+    for row in rows:
+        lines.append(format_summary([row]))
+        for reason, count in reasons.get(row["commit"], {}).most_common():
+            lines.append(f"            n/a x{count}: {reason}")
+    return "\n".join(lines)
 
 
 def main(argv=None):
