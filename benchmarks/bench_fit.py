@@ -11,13 +11,9 @@ traces and compiles (JAX) or fills caches, and under ``asv run --quick``
 (one sample) the time would otherwise be that first call's.
 """
 
-from .common import FIT_LIKELIHOODS, BackendBenchmark, SkipNotImplemented, with_params
+from .common import FIT_LIKELIHOODS, BackendBenchmark, SkipNotImplemented, quick, with_params
 from .support import pallets, pyhf_compat, tracks
 from .support.backends import OPTIMIZERS
-
-
-#: (backend, device, optimizer, likelihood) -> (model, data), warmed up, in this process.
-_WARM = {}
 
 
 class MaximumLikelihoodFit(BackendBenchmark):
@@ -27,33 +23,33 @@ class MaximumLikelihoodFit(BackendBenchmark):
         BackendBenchmark, ["optimizer", "likelihood"],
         [list(OPTIMIZERS), FIT_LIKELIHOODS],
     )
-    version = "2"  # 2: warmed up in setup
-    repeat = (1, 5, 60.0)
+    version = "3"  # 2: warmed up in setup; 3: sampling sized by spread
 
     def setup(self, backend, device, optimizer, likelihood):
         self.optimizer = optimizer
-        super().setup(backend, device)
-        # asv reruns setup before every sample, in one process per benchmark: build and warm
-        # the model once, and reuse the same objects so that JAX's compiled functions hit.
-        key = (backend, device, optimizer, likelihood)
-        if key not in _WARM:
-            model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
-            data = self.tensorlib.astensor(data)
-            self.model, self.data = model, data
-            self.wait(self.fit()[0])
-            self.wait(self.fit(fixed_poi=1.0)[0])
-            _WARM[key] = model, data
-        self.model, self.data = _WARM[key]
+        super().setup(backend, device, optimizer, likelihood)
+
+    def setup_once(self, backend, device, optimizer, likelihood):
+        # Once per process; the same objects are reused so that JAX's compiled functions hit.
+        model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
+        self.model, self.data = model, self.tensorlib.astensor(data)
+        self.wait(self.fit()[0])
+        self.wait(self.fit(fixed_poi=1.0)[0])
+
+    def sample_call(self):
+        self.wait(self.fit()[0])
 
     def fit(self, fixed_poi=None):
         return pyhf_compat.fit_with_details(self.data, self.model, fixed_poi=fixed_poi)
 
+    @quick(backend=["numpy", "jax", "pytorch"], device=["cpu"], optimizer=["scipy"])
     def time_unconditional_fit(self, *params):
         self.wait(self.fit()[0])
 
     def time_fixed_poi_fit(self, *params):
         self.wait(self.fit(fixed_poi=1.0)[0])
 
+    @quick(backend=["numpy", "jax", "pytorch"], device=["cpu"], optimizer=["scipy"])
     @tracks.result("-2 ln L")
     def track_twice_nll(self, *params):
         return float(self.fit()[1])

@@ -23,6 +23,7 @@ from .bench_utilization import (CHILD_TIMEOUT, GPU_REASON_KEY, GPU_TROUBLE_KEY, 
 from .common import BackendBenchmark, with_params
 from .support import backends, monitor, pallets, tracks
 from .support.backends import PRECISIONS
+from .support.suite import quick
 
 STUDY_LIKELIHOOD = "generated/small"
 BATCH_SIZES = [10**k for k in range(7)]
@@ -149,6 +150,7 @@ class BatchScaling(_Tracks):
             _skip(f"NVML gave no {key} here")
         return gpu[key]
 
+    @quick(backend=["numpy"], device=["cpu"], precision=["64b"], batch_size=[1, 1000])
     @tracks.measurement("points/s", better="higher")
     def track_throughput(self, *params):
         return self.summary()["points_per_second"]

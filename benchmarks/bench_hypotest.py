@@ -9,7 +9,7 @@ the median expected CLs are tracked.
 
 from pathlib import Path
 
-from .common import FIT_LIKELIHOODS, BackendBenchmark, with_params
+from .common import FIT_LIKELIHOODS, BackendBenchmark, quick, with_params
 from .support import pallets, pyhf_compat, tracks
 
 BENCHMARKS_PARENT = Path(__file__).resolve().parents[1]
@@ -29,19 +29,24 @@ class AsymptoticCLs(BackendBenchmark):
     params, param_names = with_params(
         BackendBenchmark, ["likelihood"], [FIT_LIKELIHOODS]
     )
-    version = "1"
-    repeat = (1, 5, 60.0)
+    version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def setup(self, backend, device, likelihood):
-        super().setup(backend, device)
+    def setup_once(self, backend, device, likelihood):
         self.model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
         self.data = self.tensorlib.astensor(data)
         # Compile (jax) and warm caches outside the timed calls.
         self.result = self.wait(hypotest(self.data, self.model))
 
+    def sample_call(self):
+        self.wait(hypotest(self.data, self.model))
+
+    @quick(backend=["numpy", "jax", "pytorch"], device=["cpu"],
+           likelihood=["sbottom/RegionB", "staus"])
     def time_hypotest_warm(self, *params):
         self.wait(hypotest(self.data, self.model))
 
+    @quick(backend=["numpy", "jax", "pytorch"], device=["cpu"],
+           likelihood=["sbottom/RegionB", "staus"])
     @tracks.result("CLs")
     def track_cls_obs(self, *params):
         return float(self.result[0])
@@ -58,7 +63,9 @@ class AsymptoticCLsColdStart(BackendBenchmark):
     version = "1"
     repeat = 3
     number = 1
+    calibrate = False  # each sample is a fresh interpreter: nothing to size
 
+    @quick(backend=["numpy", "jax"], device=["cpu"], likelihood=["sbottom/RegionB"])
     def timeraw_hypotest_cold(self, backend, device, likelihood):
         setup = f"""
 import sys

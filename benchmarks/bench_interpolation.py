@@ -8,7 +8,7 @@ False``) is tracked: pyhf PR #2668 fixed a bug of exactly that kind.
 
 import numpy as np
 
-from .common import BackendBenchmark, SkipNotImplemented, with_params
+from .common import BackendBenchmark, SkipNotImplemented, quick, with_params
 from .support import pyhf_compat, tracks
 
 #: (systematics, samples, bins, alpha values) per problem size.
@@ -44,10 +44,9 @@ class Interpolation(BackendBenchmark):
     params, param_names = with_params(
         BackendBenchmark, ["code", "size"], [CODES, list(PROBLEM_SIZES)]
     )
-    version = "1"
+    version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def setup(self, backend, device, code, size):
-        super().setup(backend, device)
+    def setup_once(self, backend, device, code, size):
         self.histogramssets, alphasets = interpolation_problem(size)
         self.alphasets = self.tensorlib.astensor(alphasets)
         self.interpolator = pyhf_compat.interpolator(interpolation_code(code))(
@@ -55,9 +54,14 @@ class Interpolation(BackendBenchmark):
         )
         self.wait(self.interpolator(self.alphasets))
 
+    def sample_call(self):
+        self.wait(self.interpolator(self.alphasets))
+
+    @quick(backend=["numpy", "jax", "pytorch"], device=["cpu"], code=["0", "4p"], size=["medium"])
     def time_tensorized(self, *params):
         self.wait(self.interpolator(self.alphasets))
 
+    @quick(backend=["numpy"], device=["cpu"], size=["medium"])
     @tracks.result("events")
     def track_largest_difference_to_reference(self, backend, device, code, size):
         if size not in REFERENCE_SIZES:
@@ -74,14 +78,16 @@ class InterpolationReference(BackendBenchmark):
 
     params = [["numpy"], ["cpu"], CODES, REFERENCE_SIZES]
     param_names = Interpolation.param_names
-    version = "1"
+    version = "2"  # 2: prepared once per process, sampling sized by spread
 
-    def setup(self, backend, device, code, size):
-        super().setup(backend, device)
+    def setup_once(self, backend, device, code, size):
         self.histogramssets, self.alphasets = interpolation_problem(size)
         self.reference = pyhf_compat.interpolator(interpolation_code(code), tensorized=False)(
             self.histogramssets, subscribe=False
         )
+
+    def sample_call(self):
+        self.reference(self.alphasets)
 
     def time_reference(self, *params):
         self.reference(self.alphasets)

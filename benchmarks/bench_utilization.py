@@ -461,6 +461,7 @@ class FitCpuUtilization(_CpuTracks):
     workload = "fit"
     params, param_names = _cpu_params("fit")
     setup_cache = _fit_cache
+    quick_params = {"backend": ["numpy"], "device": ["cpu"]}
 
 
 class FitGpuUtilization(_GpuTracks):
@@ -529,13 +530,15 @@ OVERHEAD_CALLS = 4
 class _OverheadFit(BackendBenchmark):
     """A fit of a 50-bin simple model: Python-heavy, so it feels the sampler's share of the GIL."""
 
-    def setup(self, backend, device, *params):
-        super().setup(backend, device)
+    def setup_once(self, backend, device, *params):
         if importlib.util.find_spec("psutil") is None:
             raise NotImplementedError("psutil is not installed in this environment")
         self.model, data = simple_model(OVERHEAD_BINS)
         self.data = self.tensorlib.astensor(data)
         self.fit()  # warm-up
+
+    def sample_call(self):
+        self.fit()
 
     def fit(self):
         import pyhf
@@ -547,10 +550,10 @@ class SamplerOverhead(_OverheadFit):
     """The same fit timed with the sampler off and on (at PYHF_BENCH_MONITOR_INTERVAL)."""
 
     params, param_names = with_params(BackendBenchmark, ["sampler"], [["off", "on"]])
-    version = "1"
+    version = "2"  # 2: prepared once per process, sampling sized by spread
 
     def setup(self, backend, device, sampler):
-        super().setup(backend, device)
+        super().setup(backend, device, sampler)
         self.sampler = monitor.Sampler().start() if sampler == "on" else None
 
     def teardown(self, backend, device, sampler):
@@ -593,6 +596,8 @@ class SamplerCost(_OverheadFit):
     """What the sampler costs the workload beside it: % slower, and CPU ms per sample."""
 
     version = "1"
+    quick_params = {"backend": ["numpy"], "device": ["cpu"]}
+    calibrate = False  # tracks only
 
     @tracks.measurement("%", better="lower", floor=5)
     def track_sampler_overhead(self, *params):

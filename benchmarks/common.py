@@ -12,8 +12,12 @@ import os
 # there would be recorded as a failure (it is a skip only when raised in setup).
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .support import backends, pallets, threads
+from .support import backends, pallets, preimport, sampling, threads
+from .support.suite import quick
 from .support.skips import RecordsSkips
+
+# In asv's forkserver, import the frameworks once, before the per-benchmark forks.
+preimport.in_forkserver()
 
 #: "quick" (CI, laptops) or "full" (GPU hosts): which pallets the suite runs on.
 SUITE_SIZE = os.environ.get("PYHF_BENCH_SIZE", "quick")
@@ -41,13 +45,27 @@ def require_budget(backend, optimizer):
 
 
 class BackendBenchmark(RecordsSkips):
-    """Parametrized over pyhf backend and device; subclasses append their own parameters."""
+    """Parametrized over pyhf backend and device; subclasses append their own parameters.
+
+    Subclasses put their one-time work (loading, building, warming up) in
+    ``setup_once``, which runs once per benchmark process: asv reruns ``setup``
+    before every timed sample and, with ``number`` above 1, before every
+    call. ``sample_call`` (if defined) is the warm call the time_ benchmarks
+    time: a pilot of it sizes ``number`` and ``repeat`` (support/sampling.py).
+    """
 
     params = [list(backends.BACKENDS), list(backends.DEVICES)]
     param_names = ["backend", "device"]
     precision = "64b"
     optimizer = "scipy"
     timeout = 600
+    # One process per combination; warm-up is setup_once's, not asv's (which would rerun setup).
+    rounds = 1
+    warmup_time = 0.0
+    min_run_count = 1
+    #: False: keep the class's own ``number``/``repeat`` (calls too slow for a pilot).
+    calibrate = True
+    limit_again_after_setup_once = True
 
     def setup(self, backend, device, *params):
         self.backend = backend
@@ -55,14 +73,37 @@ class BackendBenchmark(RecordsSkips):
         self.tensorlib = backends.activate(
             backend, device, precision=self.precision, optimizer=self.optimizer
         )
-        threads.limit_threads(threads.configured_threads())
+        thread_count = self.thread_count(*params)
+        threads.limit_threads(thread_count)
+        key = (backend, device, *params)
+        if getattr(self, "_prepared_for", None) != key:
+            self.setup_once(backend, device, *params)
+            if self.limit_again_after_setup_once:
+                # Libraries the preparation loaded (torch's OpenMP, ...) get the same limit.
+                threads.limit_threads(thread_count, force=True)
+            self._sampling = self.size_sampling()
+            self._prepared_for = key
+        if self._sampling is not None:
+            self.number, self.repeat = self._sampling
+
+    def setup_once(self, backend, device, *params):
+        """One-time work of a combination in this process (subclasses)."""
+
+    def thread_count(self, *params):
+        return threads.configured_threads()
+
+    def size_sampling(self):
+        call = getattr(self, "sample_call", None)
+        if call is None or not self.calibrate:
+            return None
+        return sampling.plan(sampling.pilot(call))
 
     def wait(self, result):
         """Return ``result`` once the device has computed it."""
         return backends.wait_for_device(self.backend, result)
 
 
-__all__ = ["BackendBenchmark", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "require_budget", "with_params"]
+__all__ = ["BackendBenchmark", "quick", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "require_budget", "with_params"]
 
 
 def with_params(base, names, values):

@@ -57,6 +57,7 @@ def test_quick_suite_selects_a_slice_of_every_workload():
     import benchmarks
 
     selected, workloads = set(), set()
+    quick = mainjob.quick_suite()
     for info in pkgutil.iter_modules(benchmarks.__path__):
         if not info.name.startswith("bench_") or info.name == "bench_scan":
             continue
@@ -68,7 +69,7 @@ def test_quick_suite_selects_a_slice_of_every_workload():
             for method in [m for m in dir(cls) if m.split("_")[0] in ("time", "track", "timeraw")]:
                 for combo in itertools.product(*getattr(cls, "params", [])):
                     name = f"{info.name}.{cls.__name__}.{method}({', '.join(map(repr, combo))})"
-                    if any(re.search(r, name) for r in mainjob.QUICK_SUITE):
+                    if any(re.search(r, name) for r in quick):
                         selected.add(name)
     assert {name.split(".")[0] for name in selected} == workloads
     assert 40 < len(selected) < 150
@@ -90,3 +91,55 @@ def test_by_module_runs_each_module_once_with_its_part_of_the_selection():
     assert chosen(plan["bench_model"]) == names[2:]
     only_logpdf = dict(mainjob.run_plan([r"\.Logpdf\."], by_module=True))
     assert chosen(only_logpdf["bench_model"]) == names[2:] and chosen(only_logpdf["bench_fit"]) == []
+
+
+def test_summary_separates_skipped_from_not_selected(tmp_path):
+    from test_report import SPECS, TIME, write_results
+
+    write_results(tmp_path, "host", "c" * 40, 1_700_000_000_000,
+                  {TIME: {("numpy", "cpu", 1): 0.5, ("numpy", "cpu", 10): None}}, {TIME: SPECS[TIME]})
+    selection = [r"time_hypotest\('(numpy|jax)', '(cpu|gpu)', (1|10)\)"]
+    (row,) = mainjob.summary_rows(tmp_path, "host", selection)
+    # 24 combinations: 8 selected (1 measured, 1 failed, 6 NaN = skipped), 16 not selected.
+    assert row == {"commit": "c" * 40, mainjob.MEASURED: 1, mainjob.SKIPPED: 6,
+                   mainjob.NOT_SELECTED: 16, mainjob.FAILED: 1}
+    # Without a selection asv ran everything: every NaN is a skip.
+    (everything,) = mainjob.summary_rows(tmp_path, "host")
+    assert everything[mainjob.SKIPPED] == 22 and everything[mainjob.NOT_SELECTED] == 0
+    text = mainjob.summarize(tmp_path, "host", selection)
+    assert text.splitlines()[0] == ("  cccccccc      1 measured      6 skipped (n/a)     16 not "
+                                    "selected in this run      1 failed")
+    assert text.splitlines()[1:] == ["            n/a x6: no reason recorded"]
+
+
+def test_summary_gives_the_recorded_reason_of_each_skip(tmp_path):
+    import json
+
+    from pyhfbench import results as resultslib
+    from test_report import SPECS, TIME, write_results
+
+    write_results(tmp_path, "host", "c" * 40, 1_700_000_000_000,
+                  {TIME: {("numpy", "cpu", 1): 0.5}}, {TIME: SPECS[TIME]})
+    (loaded,) = resultslib.load_machine(tmp_path, "host")
+    folder = resultslib.skip_log_dir(tmp_path, "host")
+    folder.mkdir(parents=True)
+    line = {"commit": "c" * 40, "env_name": loaded.env_name,
+            "benchmark_class": TIME.rsplit(".", 1)[0], "params": ["'pytorch'", "'cpu'", "1"],
+            "kind": "removed", "reason": "pyhf removed the pytorch backend (PR #2611)"}
+    (folder / "cccccccc-env.jsonl").write_text(json.dumps(line) + "\n")
+    text = mainjob.summarize(tmp_path, "host", [r"time_hypotest\('(numpy|pytorch)', 'cpu', 1\)"])
+    assert text.splitlines()[1:] == [
+        "            n/a x1: pyhf removed the pytorch backend (PR #2611)"]
+
+
+def test_selection_matches_labels_as_asv_does():
+    label = mainjob.label_of(TIME_NAME, ("'numpy'", "'cpu'", "10"))
+    assert label == "bench_baseline.HypotestUncorrelatedBackground.time_hypotest('numpy', 'cpu', 10)"
+    assert mainjob.is_selected(label, [r"'numpy', 'cpu', 10\)"])  # re.search, not a full match
+    assert not mainjob.is_selected(label, [r"^'numpy'"])
+    assert mainjob.is_selected(label, [])
+    assert mainjob.outcome_of(float("nan"), label, [r"bench_fit"]) == mainjob.NOT_SELECTED
+    assert mainjob.outcome_of(float("nan"), label, [r"bench_baseline"]) == mainjob.SKIPPED
+
+
+TIME_NAME = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"

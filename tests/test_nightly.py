@@ -177,7 +177,7 @@ def test_bench_selection_leaves_gpu_combinations_out_on_a_cpu_host(monkeypatch):
     assert re.search(regex, f"{label}('numpy', 'cpu', 10)")
     assert not re.search(regex, f"{label}('numpy', 'gpu', 10)")
     assert not re.search(regex, f"{label}('jax', 'cpu', 10)")
-    assert len(nightly.bench_regexes(quick_suite=True)) == len(mainjob.QUICK_SUITE)
+    assert len(nightly.bench_regexes(quick_suite=True)) == len(mainjob.quick_suite())
     monkeypatch.setattr(mainjob, "gpu_present", lambda: True)
     assert nightly.bench_regexes([r"x"]) == [r"x"] and nightly.bench_regexes() == []
 

@@ -126,7 +126,8 @@ def test_failed_report_pages_make_publish_a_broken_night(tmp_path, monkeypatch):
     monkeypatch.setattr(nightly.dashboard, "add_project_pages", pages_fail)
     run.publish()
     assert (tmp_path / "html" / "index.html").is_file()  # the asv dashboard is still published
-    assert run.summary["broken"] == ["report and utilization pages not added: ValueError: no report today"]
+    assert run.summary["broken"] == [
+        "report, utilization pages or local libraries not added: ValueError: no report today"]
     run.log.close()
 
 

@@ -98,10 +98,10 @@ def test_summary_of_a_profile(tmp_path):
 
 
 @pytest.mark.slow
-def test_profile_command_on_one_benchmark_of_the_real_run(tmp_path_factory, sdist_cache):
-    run = real_results(tmp_path_factory, sdist_cache)
+def test_profile_command_on_one_benchmark_of_the_real_run(tmp_path_factory):
+    run = real_results(tmp_path_factory)
     command = [sys.executable, str(REPO_ROOT / "scripts" / "profile"),
-               "HypotestUncorrelatedBackground.time_hypotest", "v0.7.6", "--param", "n_bins=10",
+               "HypotestUncorrelatedBackground.time_hypotest", "main", "--param", "n_bins=10",
                "--config", str(run.config)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=run.env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -112,7 +112,7 @@ def test_profile_command_on_one_benchmark_of_the_real_run(tmp_path_factory, sdis
     assert any("pyhf/infer" in f[0] for f in stats.stats)
     summary = (folder / "summary.md").read_text()
     assert f"`{TIME}('numpy', 'cpu', 10)`" in summary
-    assert f"`{run.commit}` (v0.7.6)" in summary
+    assert f"`{run.commit}` (main)" in summary
     for package in ("| scipy |", "| pyhf.tensor |", "| numpy |"):
         assert package in summary
     assert "pyhf/infer/__init__.py" in summary.split("## Hot path")[1]

@@ -266,7 +266,7 @@ def test_add_report_pages_links_once_and_cli_prints_where(results, tmp_path, cap
     html_dir = tmp_path / "html"
     html_dir.mkdir()
     (html_dir / "index.html").write_text("<html><head></head><body>asv</body></html>")
-    index = report.add_report_pages(results, html_dir, machine="gpu-host", offline=False)
+    index = report.add_report_pages(results, html_dir, machine="gpu-host")
     assert index == html_dir / "report" / "index.html"
     assert report.add_link(html_dir / "index.html")  # again: still one link
     asv_index = (html_dir / "index.html").read_text()
@@ -278,25 +278,3 @@ def test_add_report_pages_links_once_and_cli_prints_where(results, tmp_path, cap
     assert code == 0
     assert f"gpu-host: commit {OLD[:8]}: 3 measured" in out
     assert f"Report: {html_dir / 'report' / 'index.html'}" in out
-
-
-def test_offline_dashboard_points_asv_at_debian_copies(tmp_path):
-    if not report.offline_assets_available():
-        pytest.skip("Debian's JavaScript packages are not installed (scripts/install-chromium)")
-    import asv
-
-    www = Path(asv.__file__).parent / "www"
-    html_dir = tmp_path / "html"
-    html_dir.mkdir()
-    (html_dir / "index.html").write_text((www / "index.html").read_text())
-    replaced = report.offline_dashboard(html_dir)
-    text = (html_dir / "index.html").read_text()
-    assert "jquery-3.3.1.min.js" in replaced and "bootstrap.min.css" in replaced
-    assert 'src="https://' not in text and 'href="https://cdn' not in text
-    assert "integrity=" not in text.split("</head>")[0].split("asv.js")[0].replace(
-        report.OFFLINE_MARK, "")
-    for name in ("js/jquery-3.3.1.min.js", "js/jquery.flot.min.js", "js/bootstrap.min.js",
-                 "css/bootstrap.min.css", "js/md5.min.js", "js/stupidtable.min.js"):
-        assert (html_dir / "vendor" / name).stat().st_size > 1000
-        assert f"vendor/{name}" in text
-    assert report.offline_dashboard(html_dir) == list(report.OFFLINE_ASSETS)  # once only

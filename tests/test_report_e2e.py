@@ -1,4 +1,4 @@
-"""The report on the results of a real, reduced ``asv run`` (pyhf v0.7.6, numpy preset).
+"""The report on the results of a real, reduced ``asv run`` (pyhf main's tip from its real history, numpy preset).
 
 numpy on the CPU is measured over bins, batch sizes and two interpolation
 codes; numpy on the GPU and jax are selected too and skipped (no GPU; jax
@@ -23,8 +23,8 @@ BATCHED = "bench_model.BatchedLogpdf.time_batched_logpdf"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, sdist_cache):
-    run = real_results(tmp_path_factory, sdist_cache)
+def built(tmp_path_factory):
+    run = real_results(tmp_path_factory)
     out = run.work / "report-cli"
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "report"), "--config", str(run.config),

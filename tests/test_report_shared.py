@@ -1,7 +1,7 @@
 """Shared by the slow report, profile and dashboard tests: one real, reduced ``asv run``.
 
-``real_results(tmp_path_factory, sdist_cache)`` builds a local pyhf repository
-of v0.7.6 (from its PyPI sdist), runs a reduced selection with the ``numpy``
+``real_results(tmp_path_factory)`` clones pyhf's real history (the bundle in
+../shared/pyhf), runs a reduced selection at main's tip with the ``numpy``
 requirement preset and ``--quick`` (environment in ``.asv/test-env``, reused
 between sessions) and returns where everything is. It runs once per test
 session however many modules ask (a plain cache, not a fixture, so that
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from pyhfbench import asvconf, localrepo
+from conftest import clone_pyhf_history
+from pyhfbench import asvconf
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Shared with tests/test_suite_e2e.py: asv reuses built environments between sessions.
@@ -65,11 +66,13 @@ def asv(config, *args, check=True, env=None):
     return result.stdout + result.stderr
 
 
-def real_results(tmp_path_factory, sdist_cache):
+def real_results(tmp_path_factory):
     if "run" in _CACHE:
         return _CACHE["run"]
     work = tmp_path_factory.mktemp("report-e2e")
-    commits = dict(localrepo.build_local_pyhf_repo(work / "pyhf", ["0.7.6"], sdist_cache))
+    clone_pyhf_history(work / "pyhf")
+    tip = subprocess.run(["git", "-C", str(work / "pyhf"), "rev-parse", "main"],
+                         capture_output=True, text=True, check=True).stdout.strip()
     config = asvconf.write_config(
         asvconf.derive_config(repo=work / "pyhf", matrix="numpy", results_dir=work / "results",
                               html_dir=work / "html", env_dir=ENV_DIR),
@@ -82,13 +85,16 @@ def real_results(tmp_path_factory, sdist_cache):
     asv(config, "machine", "--yes", "--machine", MACHINE, env=env)
     started = time.perf_counter()
     run_log = asv(config, "run", "--machine", MACHINE, "--quick", "--show-stderr",
-                  "--bench", SELECTION, "ALL", env=env)
+                  "--bench", SELECTION, f"{tip}^!", env=env)
     _CACHE["run"] = RealResults(work, config, work / "results", work / "html",
-                                commits["v0.7.6"], run_log, time.perf_counter() - started, env)
+                                tip, run_log, time.perf_counter() - started, env)
     return _CACHE["run"]
 
 
 # --------------------------------------------------------------------------- Chromium
+
+#: No network beyond this host: every name but 127.0.0.1 fails to resolve.
+NETWORK_OFF = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--no-first-run",
@@ -118,7 +124,7 @@ def require_chromium():
 class Browser:
     """Headless Chromium driven over the DevTools protocol on fds 3 and 4."""
 
-    def __init__(self, binary, user_data_dir, log_path):
+    def __init__(self, binary, user_data_dir, log_path, extra_flags=()):
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
 
@@ -128,7 +134,7 @@ class Browser:
 
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}",
+            [binary, *CHROMIUM_FLAGS, *extra_flags, f"--user-data-dir={user_data_dir}",
              "--enable-logging=stderr", "--v=0", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             preexec_fn=wire, close_fds=False,  # our pipes are close-on-exec but fds 3, 4
@@ -257,7 +263,14 @@ class Browser:
                 found.append(f"log ({entry.get('source')}): {entry.get('text')} {entry.get('url', '')}")
             elif method == "Network.loadingFailed" and not params.get("canceled"):
                 found.append(f"load failed: {params.get('errorText')} ({params.get('type')})")
+            elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+                found.append(f"HTTP {params['response']['status']}: {params['response']['url']}")
         return found
+
+    def requested(self, start=0):
+        """The URLs the page asked for since event ``start``."""
+        return [e["params"]["request"]["url"] for e in self.events[start:]
+                if e.get("method") == "Network.requestWillBeSent"]
 
     def close(self):
         try:

@@ -75,7 +75,7 @@ def test_cls_on_the_published_sbottom_point_agrees_with_the_reference():
 def test_a_test_from_a_fresh_build_is_refused_where_its_asimov_fits_fail_and_passes_after_a_fit():
     """compressed-sleptons: from a fresh build's step sizes RooStats' fits to the Asimov
     data end where they started (q_A = 0, so CLs would read 1); hypotest refuses that,
-    and after prepare_for_tests (one fit) it gives the tail value of the README's table."""
+    and after prepare_for_tests (one fit) it gives the tail value of the table in docs/root-vs-pyhf.md."""
     model, data = signal_model("compressed-sleptons")
     root = roofit.build(model, data)
     with pytest.raises(RuntimeError, match="q_A = 0"):

@@ -1,4 +1,4 @@
-"""scripts/root-compare: the README's pyhf-versus-ROOT table, its agreement columns and resume."""
+"""scripts/root-compare: the pyhf-versus-ROOT table of docs/root-vs-pyhf.md, its agreement columns and resume."""
 
 import json
 

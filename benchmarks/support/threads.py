@@ -24,16 +24,25 @@ def configured_threads():
 
 
 _limiter = None
+_limited_to = None
 
 
-def limit_threads(threads):
-    """Use ``threads`` threads in BLAS/OpenMP (threadpoolctl) and in torch, if loaded."""
-    global _limiter
+def limit_threads(threads, force=False):
+    """Use ``threads`` threads in BLAS/OpenMP (threadpoolctl) and in torch, if loaded.
+
+    threadpoolctl scans every loaded library (milliseconds), and asv reruns
+    setup before every timed call: an unchanged count is applied again only
+    with ``force`` (after new libraries were loaded).
+    """
+    global _limiter, _limited_to
+    if threads == _limited_to and not force:
+        return threads
     from threadpoolctl import threadpool_limits
 
     _limiter = threadpool_limits(limits=threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
+    _limited_to = threads
     return threads
 
 

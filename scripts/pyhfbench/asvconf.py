@@ -99,6 +99,43 @@ MATRIX_PRESETS = {
 }
 
 
+def _has_branch(repo, branch):
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                           f"refs/heads/{branch}"], capture_output=True).returncode == 0
+
+
+#: The asv_runner the suite was written for (asv.conf.json pins it in every environment):
+#: its sampling (setup before every timed call, asv#966) is what the benchmarks size for.
+ASV_RUNNER_PIN = "0.3.2"
+#: Presets that put a GPU build in the environment: CUDA needs spawn.
+GPU_PRESETS = ("cuda",)
+
+
+def host_has_gpu():
+    """Whether this host has (or is meant to have) an NVIDIA GPU; NVML trouble counts as one."""
+    import sys
+
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.support import backends, monitor
+
+    try:
+        return monitor.gpu_expected() or backends.nvidia_gpu_count() > 0
+    except monitor.GpuTrouble:
+        return True
+
+
+def launch_method_for(matrix=None, gpu=None):
+    """``spawn`` where CUDA may be initialised (a GPU host or a CUDA preset: CUDA cannot start
+    in a forked process), else ``forkserver``: one interpreter per environment and commit
+    imports the frameworks, and every benchmark process is a fork of it."""
+    if matrix in GPU_PRESETS:
+        return "spawn"
+    if gpu is None:
+        gpu = host_has_gpu()
+    return "spawn" if gpu else "forkserver"
+
+
 def load_committed_config(path=COMMITTED_CONFIG):
     from asv.util import load_json
 
@@ -106,15 +143,22 @@ def load_committed_config(path=COMMITTED_CONFIG):
 
 
 def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_dir=None,
-                  env_dir=None, base=None):
+                  env_dir=None, base=None, launch_method="auto", gpu=None):
     """The committed configuration with the given overrides; paths made absolute.
 
     ``repo`` is a URL or a local path, ``matrix`` a preset name from
-    MATRIX_PRESETS or a dict of requirements.
+    MATRIX_PRESETS or a dict of requirements. ``launch_method`` "auto" is
+    ``launch_method_for(matrix, gpu)`` (``gpu`` None: ask this host).
     """
+    preset = matrix if isinstance(matrix, str) else None
     config = dict(base or load_committed_config())
     if repo is not None:
         config["repo"] = asv_repository(repo)
+        if not branches and Path(config["repo"]).exists():
+            # A local repository may hold main alone (a fork, a clone): asv refuses
+            # configured branches it cannot find, so keep the committed ones it has.
+            config["branches"] = [b for b in config["branches"]
+                                  if _has_branch(config["repo"], b)] or config["branches"][:1]
     if branches:
         config["branches"] = list(branches)
     if matrix is not None:
@@ -125,7 +169,11 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
                 )
             matrix = MATRIX_PRESETS[matrix]
         if matrix is not None:
-            config["matrix"] = {"req": dict(matrix)}
+            config["matrix"] = {"req": {**dict(matrix), **asv_runner_requirement()}}
+    if launch_method == "auto":
+        launch_method = launch_method_for(preset, gpu)
+    if launch_method is not None:
+        config["launch_method"] = launch_method
     for key, value in (("results_dir", results_dir), ("html_dir", html_dir),
                        ("env_dir", env_dir)):
         if value is not None:
@@ -135,6 +183,12 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
     for key in ("benchmark_dir", "env_dir", "results_dir", "html_dir"):
         config[key] = os.path.abspath(os.path.join(REPO_ROOT, os.path.expanduser(config[key])))
     return config
+
+
+def asv_runner_requirement():
+    """The matrix entry that pins asv_runner: asv replaces its own unpinned base requirement
+    with it and leaves it out of the environment's name (results keep their names)."""
+    return {"pip+asv_runner": [ASV_RUNNER_PIN]}
 
 
 def write_config(config, dest):
@@ -161,12 +215,15 @@ def main(argv=None):
     parser.add_argument("--results-dir")
     parser.add_argument("--html-dir")
     parser.add_argument("--env-dir")
+    parser.add_argument("--launch-method", default="auto", choices=["auto", "spawn", "forkserver"],
+                        help="asv launch_method (default auto: spawn on a GPU host or with the cuda "
+                        "preset, forkserver elsewhere)")
     parser.add_argument("--output", default=str(REPO_ROOT / ".asv" / "asv.local.json"),
                         help="where to write it (default: .asv/asv.local.json)")
     args = parser.parse_args(argv)
     try:
         config = derive_config(args.repo, args.branches, args.matrix, args.results_dir,
-                               args.html_dir, args.env_dir)
+                               args.html_dir, args.env_dir, launch_method=args.launch_method)
     except ValueError as err:  # RepositoryError too
         parser.error(str(err))
     dest = write_config(config, args.output)

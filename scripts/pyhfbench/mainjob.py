@@ -12,11 +12,12 @@
 4. ``asv publish`` and print where the dashboard is, with a short summary.
 
 With internet, the real thing is plain asv on the committed configuration
-(see README.md): ``asv run`` against pyhf main on GitHub.
+(see docs/configurations.md): ``asv run`` against pyhf main on GitHub.
 """
 
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -87,28 +88,16 @@ def resolve_revisions(repo, revisions):
     return hashes
 
 
-#: A representative slice of every workload (some 80 of the suite's 560 CPU
-#: combinations): the main job's default, and the quick suite of the pull-request
-#: workflow. asv matches each regex against "name(param, ...)".
-QUICK_SUITE = [
-    r"bench_baseline\.HypotestUncorrelatedBackground\.(time_hypotest|track_cls_obs)"
-    r"\('\w+', 'cpu', (1|50)\)",
-    r"bench_fit\.MaximumLikelihoodFit\.(time_unconditional_fit|track_twice_nll)"
-    r"\('(numpy|jax|pytorch)', 'cpu', 'scipy', ",
-    r"bench_hypotest\.AsymptoticCLs\.(time_hypotest_warm|track_cls_obs)"
-    r"\('(numpy|jax|pytorch)', 'cpu', '(sbottom/RegionB|staus)'\)",
-    r"bench_hypotest\.AsymptoticCLsColdStart\.timeraw_hypotest_cold"
-    r"\('(numpy|jax)', 'cpu', 'sbottom/RegionB'\)",
-    r"bench_model\.BuildModel\.time_build_model\('numpy', 'cpu', ",
-    r"bench_model\.BatchedLogpdf\.time_batched_logpdf\('(numpy|jax|pytorch)', 'cpu', '64b', (1|1000)\)",
-    r"bench_interpolation\.Interpolation\.time_tensorized\('(numpy|jax|pytorch)', 'cpu', '(0|4p)', 'medium'\)",
-    r"bench_interpolation\.Interpolation\.track_largest_difference_to_reference"
-    r"\('numpy', 'cpu', '\w+', 'medium'\)",
-    r"bench_threads\.",
-    r"bench_toys\.ToyBasedCLs\.time_toybased_hypotest\('numpy', 'cpu', ",
-    r"bench_utilization\.(FitCpuUtilization|SamplerCost)\.\w+\('numpy', 'cpu'",
-    r"bench_gpu_study\.BatchScaling\.track_throughput\('numpy', 'cpu', '64b', (1|1000)\)",
-]
+def quick_suite():
+    """asv ``--bench`` regexes of the quick suite, which the benchmark classes declare
+    (``quick_params``, ``@quick``; benchmarks/support/suite.py): a representative slice of
+    every workload, the main job's default and the pull-request workflow's selection."""
+    return support_module("suite").quick_regexes(support_module("suite").suite_classes())
+
+
+#: Samples per time_ benchmark in the main job without --full (benchmarks/support/sampling.py).
+QUICK_SAMPLES = 3
+
 
 #: Matches every benchmark and parameter combination that does not ask for a GPU.
 NO_GPU_COMBINATIONS = r"^(?!.*'gpu')"
@@ -142,24 +131,92 @@ def run_plan(selection, by_module=False):
             for module in benchmark_modules()]
 
 
-def summarize(results_dir, machine):
-    """Counts of measured, skipped and failed results per commit, from asv's result files."""
+def label_of(name, param_set):
+    """asv's label of one parameter combination, the text ``--bench`` regexes are matched against."""
+    return f"{name}({', '.join(param_set)})" if param_set else name
+
+
+def is_selected(label, selection):
+    """Whether asv ran ``label`` for ``--bench`` regexes ``selection`` (none: everything)."""
+    return not selection or any(re.search(regex, label) for regex in selection)
+
+
+#: The outcome of one benchmark and parameter combination in a results file.
+MEASURED, SKIPPED, NOT_SELECTED, FAILED = "measured", "skipped (n/a)", "not selected in this run", "failed"
+OUTCOMES = (MEASURED, SKIPPED, NOT_SELECTED, FAILED)
+
+
+def outcome_of(value, label, selection):
+    """asv stores a failure as None, and both a skip and a combination it did not run as NaN:
+    the selection tells those two apart."""
+    if value is None:
+        return FAILED
+    if isinstance(value, float) and math.isnan(value):
+        return SKIPPED if is_selected(label, selection) else NOT_SELECTED
+    return MEASURED
+
+
+def outcomes(result, selection):
+    """[(label, outcome)] for every combination in one asv result (``asv.results.Results``)."""
+    import itertools
+
+    rows = []
+    for name in result.get_all_result_keys():
+        params = result.get_result_params(name)
+        values = result.get_result_value(name, params)
+        for param_set, value in zip(itertools.product(*params) if params else [()], values):
+            label = label_of(name, param_set)
+            rows.append((label, outcome_of(value, label, selection)))
+    return rows
+
+
+def summary_rows(results_dir, machine, selection=()):
+    """One row per commit, oldest first: {"commit": hash, outcome: count, ...}.
+
+    ``selection``: the ``--bench`` regexes the run was asked for (empty: the whole suite),
+    matched against each combination's label the way asv matches them.
+    """
+    from collections import Counter
+
     from asv.results import iter_results_for_machine
 
+    rows = []
+    for result in sorted(iter_results_for_machine(str(results_dir), machine), key=lambda r: r.date):
+        counts = Counter(outcome for _, outcome in outcomes(result, selection))
+        rows.append({"commit": result.commit_hash, **{o: counts.get(o, 0) for o in OUTCOMES}})
+    return rows
+
+
+def format_summary(rows, columns=OUTCOMES):
+    """The rows as aligned text, one line per commit, one count per column."""
+    return "\n".join("  " + row["commit"][:8] + "  "
+                     + "  ".join(f"{row[column]:5d} {column}" for column in columns)
+                     for row in rows)
+
+
+def skip_reasons(results_dir, machine, selection=()):
+    """{commit: Counter(reason)}: why the selected combinations that are n/a were skipped,
+    as the benchmarks recorded it (results/<machine>/skips)."""
+    from collections import Counter
+
+    found = {}
+    for commit, _, _, state, _, _, reason in resultslib.state_rows(
+            results_dir, machine, lambda label: is_selected(label, selection)):
+        if state == resultslib.SKIPPED:
+            found.setdefault(commit, Counter())[reason or "no reason recorded"] += 1
+    return found
+
+
+def summarize(results_dir, machine, selection=()):
+    """Counts of measured, skipped, not selected and failed combinations per commit, each
+    commit followed by the reasons of its skips, most frequent first."""
+    rows = summary_rows(results_dir, machine, selection)
+    reasons = skip_reasons(results_dir, machine, selection)
     lines = []
-    for result in sorted(iter_results_for_machine(str(results_dir), machine),
-                         key=lambda r: r.date):
-        measured = skipped = failed = 0
-        for name in result.get_all_result_keys():
-            for value in result.get_result_value(name, result.get_result_params(name)):
-                if value is None:
-                    failed += 1
-                elif isinstance(value, float) and math.isnan(value):
-                    skipped += 1
-                else:
-                    measured += 1
-        lines.append(f"  {result.commit_hash[:8]}  {measured:5d} measured  "
-                     f"{skipped:5d} n/a (skipped)  {failed:4d} failed")
+    for row in rows:
+        lines.append(format_summary([row]))
+        for reason, count in reasons.get(row["commit"], {}).most_common():
+            lines.append(f"            n/a x{count}: {reason}")
     return "\n".join(lines)
 
 
@@ -189,7 +246,8 @@ def main(argv=None):
                         help="the whole suite (some 560 benchmark processes per commit on a CPU host) "
                         "instead of the quick suite")
     parser.add_argument("--full", action="store_true",
-                        help="asv's full sampling (default: --quick, one sample per benchmark)")
+                        help="the suite's full sampling (default: 3 samples per time_ benchmark, "
+                        "each sized to the spread target)")
     parser.add_argument("--by-module", action="store_true",
                         help="one asv run per benchmark module, each saved when it ends, so that a "
                         "long run (--all --full takes hours on a small CPU host) resumes after an "
@@ -224,8 +282,8 @@ def main(argv=None):
         os.environ[resultslib.SKIP_LOG_ENV] = str(resultslib.skip_log_dir(derived["results_dir"], machine))
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
         if not args.full:
-            run_args.append("--quick")
-        selection = args.bench or ([] if args.all else QUICK_SUITE)
+            os.environ.setdefault(support_module("sampling").SAMPLES_ENV, str(QUICK_SAMPLES))
+        selection = args.bench or ([] if args.all else quick_suite())
         gpu, run_status, walls = gpu_present(), 0, []
         for label, regexes in run_plan(selection, args.by_module):
             bench_args = [arg for regex in bench_selection(regexes, gpu) for arg in ("--bench", regex)]
@@ -236,20 +294,29 @@ def main(argv=None):
             # asv exits 2 when a benchmark fails; the summary below says which, so go on.
             run_status = subprocess.run(command, cwd=REPO_ROOT).returncode or run_status
             walls.append((label, time.perf_counter() - started_run))
-        run_asv(config, "publish")
         results_dir, html_dir = Path(derived["results_dir"]), Path(derived["html_dir"])
-        utilization, report = dashboard.add_project_pages(results_dir, html_dir, machine)
+        utilization, report = publish(config, results_dir, html_dir, machine)
     except (MainJobError, localrepo.LocalRepoError) as err:
         print(f"main-job: {err}", file=sys.stderr)
         return 2
     print(f"\nResults: {results_dir}/{machine}")
-    print(summarize(results_dir, machine))
+    # The user's selection: GPU combinations it names but a host without a GPU leaves out
+    # (bench_selection) count as skipped, not as unselected.
+    print(summarize(results_dir, machine, selection))
     print(f"Dashboard: {html_dir / 'index.html'} (serve it: python -m http.server -d {html_dir})")
     print(f"Backend report: {report}\nUtilization time series: {utilization}")
     if args.by_module:
         print("asv run wall time per module: " + ", ".join(f"{label} {wall:.0f} s" for label, wall in walls))
     print(f"Wall time: {time.perf_counter() - started:.0f} s")
     return 0 if run_status == 0 else 1
+
+
+def publish(config, results_dir, html_dir, machine):
+    """``asv publish``, then the project's pages and the offline libraries
+    (dashboard.finish_dashboard). Returns the utilization and report index pages."""
+    run_asv(config, "publish")
+    utilization, report, _ = dashboard.finish_dashboard(results_dir, html_dir, machine)
+    return utilization, report
 
 
 def support_module(name):

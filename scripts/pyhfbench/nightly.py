@@ -226,7 +226,7 @@ def bench_regexes(user_bench=(), quick_suite=False, gpu=None):
     ``gpu=True`` (a machine meant to have one) keeps them whatever NVML says."""
     from . import mainjob
 
-    selection = list(user_bench or ()) or (list(mainjob.QUICK_SUITE) if quick_suite else [])
+    selection = list(user_bench or ()) or (mainjob.quick_suite() if quick_suite else [])
     if gpu is None:
         try:
             gpu = mainjob.gpu_present()
@@ -521,9 +521,12 @@ class Nightly:
             shutil.rmtree(target, ignore_errors=True)
             raise NightlyError(f"asv publish failed ({rc})")
         try:
-            dashboard.add_project_pages(self.results_dir, target, self.machine)
+            dashboard.finish_dashboard(self.results_dir, target, self.machine, say=self.log)
         except Exception as err:  # the asv dashboard is still worth publishing without them
-            self.summary["broken"].append(f"report and utilization pages not added: {type(err).__name__}: {err}")
+            self.log(f"report, utilization pages or local libraries not added: "
+                     f"{type(err).__name__}: {err}")
+            self.summary["broken"].append(f"report, utilization pages or local libraries not "
+                                          f"added: {type(err).__name__}: {err}")
         swap_symlink(self.html_dir, target)
         for old in versions.iterdir():
             if old != target:
@@ -724,7 +727,9 @@ class Nightly:
                               started_at=utcnow().isoformat(timespec="seconds"))
             self.log(f"benchmarking {len(gated_run)} commit(s): "
                      f"{' '.join(c[:8] for c in gated_run)}")
-            asv_rc = self.run_in_environments(configs, gated_run, interleave=args.interleave_rounds)
+            # Always the default environment: a new commit that cannot run there is a finding.
+            asv_rc = self.run_asv(configs["default"], gated_run, self.staging, self.bench,
+                                  interleave=args.interleave_rounds)
             self.save_journal(running=False)
             self.harvest()
             stored = self.stored(env_names)
@@ -785,7 +790,8 @@ class Nightly:
         return "legacy" if history.needs_legacy_environment(self.mirror, commit) else "default"
 
     def run_in_environments(self, configs, commits, interleave=False):
-        """asv run ``commits``, each in the environment its code can run in; the worst exit status."""
+        """asv run history ``commits``, each in the environment its code can run in; the worst
+        exit status."""
         statuses = []
         for env in ("default", "legacy"):
             group = [c for c in commits if self.environment_of(c) == env]

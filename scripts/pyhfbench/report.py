@@ -22,9 +22,8 @@ utilization figures of ``bench_utilization``; the profiles of
 
 ``add_report_pages(results_dir, html_dir)`` is what the main job and the
 nightly call after ``asv publish`` (which wipes ``html/``): it writes the
-report to ``html/report/`` and links it from asv's index page. It also makes
-asv's dashboard work without internet when Debian's JavaScript packages are
-installed (see ``offline_dashboard``).
+report to ``html/report/`` and links it from asv's index page (the offline
+dashboard is dashboard_assets', called from dashboard.finish_dashboard).
 """
 
 import ast
@@ -1121,6 +1120,7 @@ def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None)
         + render_html(all_blocks)
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>pyhf-benchmarks: backend comparison report</title>"
+            # No icon request: browsers ask for /favicon.ico, which is not there.
             '<link rel="icon" href="data:,">'
             f"<style>{_STYLE}</style></head><body>\n{body}\n"
             f'<p class="note">Also as <a href="report.md">Markdown</a>. Built in '
@@ -1138,102 +1138,13 @@ def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None)
 def add_link(index_html, href=f"{REPORT_FOLDER}/index.html"):
     """Put a link to the report on asv's index page (once)."""
     return asv_index.add_link(index_html, LINK_ID, href, "Backend comparison report", bottom=36)
-    link = (f'<a id="{LINK_ID}" href="{href}" style="position:fixed;bottom:36px;right:12px;'
-            'z-index:1000;background:#fff;padding:2px 6px;border:1px solid #ccc;'
-            'font-family:sans-serif;font-size:90%">Backend comparison report</a>')
-    text = text.replace("</body>", link + "\n</body>", 1) if "</body>" in text else text + link
-    index_html.write_text(text)
-    return True
 
 
-#: asv 0.6's CDN scripts and styles -> Debian's packaged copies (apt: libjs-jquery,
-#: libjs-jquery-flot, libjs-bootstrap, libjs-jquery-stupidtable, node-blueimp-md5).
-#: None: covered by Debian's flot bundle (time, selection, categories, axis labels),
-#: or an optional plugin (orderBars: side-by-side bars) left out.
-OFFLINE_ASSETS = {
-    "jquery-3.3.1.min.js": "/usr/share/javascript/jquery/jquery.min.js",
-    "jquery.flot.min.js": "/usr/share/javascript/jquery-flot/jquery.flot.min.js",
-    "jquery.flot.time.min.js": None,
-    "jquery.flot.selection.min.js": None,
-    "jquery.flot.categories.min.js": None,
-    "jquery.flot.orderBars.js": None,
-    "stupidtable.min.js": "/usr/share/javascript/jquery-stupidtable/stupidtable.min.js",
-    "md5.min.js": "/usr/share/nodejs/blueimp-md5/js/md5.js",
-    "bootstrap.min.js": "/usr/share/javascript/bootstrap/js/bootstrap.min.js",
-    "bootstrap.min.css": "/usr/share/javascript/bootstrap/css/bootstrap.min.css",
-}
-#: asv's own flot 0.8 axis-label plugin: Debian's flot 4 bundle has its own.
-LOCAL_REPLACED = ("jquery.flot.axislabels.js",)
-OFFLINE_MARK = "<!-- pyhf-benchmarks: offline assets -->"
-
-
-def offline_assets_available():
-    return all(Path(p).is_file() for p in OFFLINE_ASSETS.values() if p)
-
-
-def offline_dashboard(html_dir):
-    """Make asv's published index.html load its libraries from ``html/vendor/``.
-
-    asv 0.6 loads jQuery, flot, bootstrap and friends from CDNs: without
-    internet the dashboard shows asv's error page. Where Debian's packaged
-    copies are installed, they are copied into ``html/vendor/`` and the CDN
-    tags are pointed at them (integrity attributes dropped: other builds).
-    Returns the list of replaced asset names; [] where not possible.
-    """
-    html_dir = Path(html_dir)
-    index = html_dir / "index.html"
-    if not index.is_file() or not offline_assets_available():
-        return []
-    text = index.read_text()
-    if OFFLINE_MARK in text:
-        return list(OFFLINE_ASSETS)
-    vendor = html_dir / "vendor"
-    (vendor / "css").mkdir(parents=True, exist_ok=True)
-    (vendor / "js").mkdir(parents=True, exist_ok=True)
-    fonts = Path("/usr/share/javascript/bootstrap/fonts")
-    if fonts.is_dir():
-        shutil.copytree(fonts, vendor / "fonts", dirs_exist_ok=True)
-    replaced = []
-
-    def swap(match):
-        tag = match.group(0)
-        url = match.group("url") or match.group("css")
-        name = url.rsplit("/", 1)[-1]
-        if name in LOCAL_REPLACED and "//" not in url:
-            replaced.append(name)
-            return f"<!-- {name}: in the flot bundle -->"
-        if "//" not in url or name not in OFFLINE_ASSETS:
-            return tag
-        replaced.append(name)
-        source = OFFLINE_ASSETS[name]
-        if source is None:
-            return f"<!-- {name}: in the flot bundle or optional -->"
-        sub = "css" if name.endswith(".css") else "js"
-        shutil.copy2(source, vendor / sub / name)
-        if sub == "css":
-            return f'<link rel="stylesheet" href="vendor/css/{name}">'
-        return f'<script src="vendor/js/{name}"></script>'
-
-    pattern = re.compile(
-        r'<script[^>]*\bsrc="(?P<url>[^"]+)"[^>]*>\s*</script>'
-        r'|<link[^>]*\bhref="(?P<css>https?://[^"]+\.css)"[^>]*>', re.S)
-
-    text = pattern.sub(swap, text)
-    # Debian's flot 4 draws the legend in SVG; without flot's stylesheet its box is black.
-    style = ("<style>.legendLayer .background { fill: rgba(255, 255, 255, 0.85); "
-             "stroke: rgba(0, 0, 0, 0.85); stroke-width: 1; }</style>")
-    text = text.replace("<head>", "<head>\n    " + OFFLINE_MARK + "\n    " + style, 1)
-    index.write_text(text)
-    return replaced
-
-
-def add_report_pages(results_dir, html_dir, machine=None, commit=None, link=True,
-                     offline="auto"):
+def add_report_pages(results_dir, html_dir, machine=None, commit=None, link=True):
     """Write the report into ``html_dir/report/`` and link it from asv's index page.
 
-    Call after ``asv publish`` (which wipes ``html_dir``). ``offline``: "auto"
-    points asv's dashboard at Debian's packaged JavaScript when installed (see
-    offline_dashboard), True requires it, False leaves asv's page as it is.
+    Call after ``asv publish`` (which wipes ``html_dir``); dashboard.finish_dashboard
+    does, with the rest of what the project adds to the page.
     Returns the report's index.html path.
     """
     html_dir = Path(html_dir)
@@ -1241,11 +1152,6 @@ def add_report_pages(results_dir, html_dir, machine=None, commit=None, link=True
                           commit=commit, html_dir=html_dir)
     if link:
         add_link(html_dir / "index.html")
-    if offline is True and not offline_assets_available():
-        raise ReportError("offline dashboard requested but Debian's JavaScript packages are "
-                          "missing (scripts/install-chromium installs them)")
-    if offline:
-        offline_dashboard(html_dir)
     return result["index"]
 
 

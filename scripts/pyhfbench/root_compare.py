@@ -1,4 +1,4 @@
-"""pyhf against ROOT's HistFactory, side by side: the README table.
+"""pyhf against ROOT's HistFactory, side by side: the table of docs/root-vs-pyhf.md.
 
 For each pallet (its representative signal patch, synthetic where none was
 published) and each engine (ROOT, and pyhf on each backend installed here

@@ -112,7 +112,7 @@ def _row(rel, folder, records):
 
 
 _PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>pyhf-benchmarks: utilization time series</title>
+<html><head><meta charset="utf-8"><title>pyhf-benchmarks: utilization time series</title><link rel="icon" href="data:,">
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; }}
 table {{ border-collapse: collapse; margin-bottom: 1.5em; }}

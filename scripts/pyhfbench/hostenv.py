@@ -1,0 +1,48 @@
+"""Run a command-line front end of ``scripts/`` in the project's environment, ``.venv``.
+
+Each front end calls ``use_project_python(__file__)`` before importing anything
+beyond the standard library: started by any other Python (a new shell, no
+``. .venv/bin/activate``), it re-executes itself with ``.venv/bin/python``;
+where ``.venv`` is missing or older than ``requirements.txt`` it exits at once
+with one line saying what to run. Standard library only.
+"""
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV = REPO_ROOT / ".venv"
+#: Set on the re-executed process, so that a broken .venv cannot loop.
+REEXEC_MARK = "PYHF_BENCH_REEXEC"
+
+
+def environment_problem(venv=VENV, requirements=REPO_ROOT / "requirements.txt"):
+    """Why ``venv`` cannot run the scripts (one line), or None."""
+    stamp = venv / ".requirements.sha256"
+    if not (venv / "bin" / "python").exists() or not stamp.is_file():
+        return f"{venv} is not set up: run scripts/bootstrap first (once; it installs requirements.txt)"
+    if stamp.read_text().strip() != hashlib.sha256(requirements.read_bytes()).hexdigest():
+        return f"requirements.txt changed since {venv} was set up: run scripts/bootstrap first"
+    return None
+
+
+def in_venv(venv=VENV):
+    return Path(sys.prefix).resolve() == venv.resolve()
+
+
+def use_project_python(script, venv=VENV):
+    """Return if this is ``venv``'s Python; else re-execute ``script`` with it, or exit 2."""
+    if in_venv(venv):
+        return
+    name = f"scripts/{Path(script).name}"
+    problem = environment_problem(venv)
+    if problem is None and os.environ.get(REEXEC_MARK):
+        problem = f"{venv / 'bin' / 'python'} does not run as {venv}: rebuild it with scripts/bootstrap"
+    if problem:
+        print(f"{name}: {problem}", file=sys.stderr)
+        sys.exit(2)
+    python = str(venv / "bin" / "python")
+    os.environ[REEXEC_MARK] = "1"
+    os.execv(python, [python, str(Path(script).resolve()), *sys.argv[1:]])

@@ -1,0 +1,129 @@
+"""Where one commit's run spends its time (docs/suite-cost.md).
+
+``results FILE``: from an asv result file (``asv run --record-samples``), per
+benchmark module: asv's recorded wall time (``durations``: every process,
+setup, pilot and sample, setup_cache included), the time inside timed calls
+(samples x number), the rest (interpreter or fork, setup, warm-up, pilot),
+and the combinations measured, skipped (n/a) and failed; with the build and
+install of pyhf where asv recorded it.
+
+``imports --python ENV_PYTHON``: what a fresh interpreter of an asv
+environment pays before a benchmark starts (``spawn``): wall and CPU seconds
+of starting Python and importing each framework, each in its own process.
+"""
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+IMPORTS = {
+    "python": "pass",
+    "numpy+scipy": "import numpy, scipy.optimize",
+    "pyhf": "import pyhf, pyhf.infer",
+    "jax": "import jax, jax.numpy",
+    "torch": "import torch",
+    "tensorflow": "import tensorflow, tensorflow_probability",
+}
+
+
+def _module(name):
+    return name.split(".", 1)[0]
+
+
+def breakdown(result):
+    """{module: {wall_s, timed_s, measured, skipped, failed}} and {other key: seconds}."""
+    columns = result["result_columns"]
+    modules = defaultdict(lambda: {"wall_s": 0.0, "timed_s": 0.0, "measured": 0, "skipped": 0,
+                                   "failed": 0})
+    for name, row in result["results"].items():
+        entry = dict(zip(columns, row))
+        values = entry.get("result")
+        module = modules[_module(name)]
+        if values is None:
+            combos = math.prod(len(p) for p in entry.get("params") or []) or 1
+            module["failed"] += combos
+            continue
+        samples = entry.get("samples") or [None] * len(values)
+        numbers = entry.get("number") or [None] * len(values)
+        for value, sample, number in zip(values, samples, numbers):
+            if value is None:
+                module["failed"] += 1
+            elif isinstance(value, float) and math.isnan(value):
+                module["skipped"] += 1
+            else:
+                module["measured"] += 1
+                if sample:
+                    module["timed_s"] += sum(sample) * (number or 1)
+    other = {}
+    for key, seconds in (result.get("durations") or {}).items():
+        if key in result["results"]:
+            modules[_module(key)]["wall_s"] += seconds
+        else:
+            other[key] = seconds
+    return dict(modules), other
+
+
+def print_breakdown(path):
+    with open(path) as handle:
+        result = json.load(handle)
+    modules, other = breakdown(result)
+    print(f"{'module':22} {'wall s':>8} {'timed s':>8} {'rest s':>8} {'measured':>9} {'n/a':>5} {'failed':>6}")
+    total = defaultdict(float)
+    for name in sorted(modules, key=lambda m: -modules[m]["wall_s"]):
+        m = modules[name]
+        print(f"{name:22} {m['wall_s']:8.0f} {m['timed_s']:8.0f} {m['wall_s'] - m['timed_s']:8.0f} "
+              f"{m['measured']:9d} {m['skipped']:5d} {m['failed']:6d}")
+        for key, value in m.items():
+            total[key] += value
+    print(f"{'all':22} {total['wall_s']:8.0f} {total['timed_s']:8.0f} "
+          f"{total['wall_s'] - total['timed_s']:8.0f} {int(total['measured']):9d} "
+          f"{int(total['skipped']):5d} {int(total['failed']):6d}")
+    for key, seconds in sorted(other.items()):
+        print(f"{key}: {seconds:.0f} s")
+
+
+def time_import(python, statement):
+    """(wall s, CPU s) of ``python -c statement`` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([python, "-c", statement], check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def print_imports(python, repeats):
+    print(f"{'import':14} {'wall s':>8} {'CPU s':>8}  (best of {repeats})")
+    for label, statement in IMPORTS.items():
+        try:
+            runs = [time_import(python, statement) for _ in range(repeats)]
+        except subprocess.CalledProcessError:
+            print(f"{label:14} not importable")
+            continue
+        print(f"{label:14} {min(r[0] for r in runs):8.2f} {min(r[1] for r in runs):8.2f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m pyhfbench.suitecost", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    results = sub.add_parser("results", help="breakdown of an asv result file")
+    results.add_argument("file")
+    imports = sub.add_parser("imports", help="interpreter start and framework imports")
+    imports.add_argument("--python", default=sys.executable, help="an asv environment's python")
+    imports.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.command == "results":
+        print_breakdown(args.file)
+    else:
+        print_imports(args.python, args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The mechanisms that size a commit's run (docs/suite-cost.md): no timings here."""
+
+import itertools
+import re
+import sys
+
+import pytest
+
+from benchmarks import common
+from benchmarks.support import backends, preimport, sampling, suite, threads
+from pyhfbench import asvconf, mainjob, nightly
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def test_fast_calls_are_batched_until_a_sample_is_long_enough():
+    number, repeat = sampling.plan([1e-4] * 7, samples=7)
+    assert number * 1e-4 >= sampling.MIN_SAMPLE_SECONDS
+    assert repeat == (7, 7, 0.0)  # exactly 7 samples: asv's time budget never cuts in
+
+
+def test_a_noisy_pilot_asks_for_more_calls_per_sample():
+    steady = [0.01] * 8
+    noisy = [0.01, 0.012, 0.008, 0.0125, 0.0075, 0.011, 0.009, 0.013]
+    assert sampling.relative_spread(noisy) > sampling.SPREAD_TARGET
+    assert sampling.plan(noisy, samples=7)[0] > sampling.plan(steady, samples=7)[0]
+
+
+def test_batches_stay_within_the_longest_sample():
+    noisy = [0.1, 0.2, 0.05, 0.3, 0.15]
+    number, _ = sampling.plan(noisy, samples=7)
+    assert number * sampling.statistics.median(noisy) <= sampling.MAX_SAMPLE_SECONDS
+
+
+def test_slow_calls_are_timed_alone_with_fewer_but_at_least_three_samples():
+    number, (low, high, _) = sampling.plan([40.0], samples=7)
+    assert number == 1 and low == high == sampling.MIN_SAMPLES
+    number, (low, high, _) = sampling.plan([20.0], samples=7)
+    assert number == 1 and low == high == 3  # 60 s of samples
+    assert sampling.plan([5.0], samples=7) == (1, (7, 7, 0.0))
+
+
+def test_samples_come_from_the_environment_and_are_checked():
+    assert sampling.samples_wanted({}) == sampling.DEFAULT_SAMPLES
+    assert sampling.samples_wanted({sampling.SAMPLES_ENV: "3"}) == 3
+    with pytest.raises(ValueError, match="at least 3"):
+        sampling.samples_wanted({sampling.SAMPLES_ENV: "1"})
+    with pytest.raises(ValueError, match="whole number"):
+        sampling.samples_wanted({sampling.SAMPLES_ENV: "many"})
+
+
+def test_pilot_stops_after_its_time_but_takes_one_call_at_least():
+    now = [0.0]
+
+    def clock():
+        return now[0]
+
+    def call():
+        now[0] += 0.2
+
+    assert len(sampling.pilot(call, calls=7, seconds=0.3, clock=clock)) == 2
+    assert len(sampling.pilot(call, calls=7, seconds=0.0, clock=clock)) == 1
+    assert len(sampling.pilot(call, calls=3, seconds=100, clock=clock)) == 3
+
+
+# --------------------------------------------------------------------------- one-time preparation
+
+
+class _Counting(common.BackendBenchmark):
+    params = [["numpy"], ["cpu"], [1, 2]]
+    param_names = ["backend", "device", "n"]
+
+    def setup_once(self, backend, device, n):
+        type(self).prepared.append(n)
+        self.value = n
+
+    def sample_call(self):
+        type(self).calls += 1
+
+    def time_it(self, *params):
+        pass
+
+
+def test_prepare_runs_once_per_combination_while_setup_runs_before_every_sample():
+    pytest.importorskip("pyhf")
+    _Counting.prepared, _Counting.calls = [], 0
+    bench = _Counting()
+    for _ in range(3):
+        bench.setup("numpy", "cpu", 1)
+    assert _Counting.prepared == [1] and bench.value == 1
+    pilot_calls = _Counting.calls
+    assert pilot_calls >= 1  # the pilot ran once, in the first setup
+    assert bench.number >= 1 and bench.repeat[0] == bench.repeat[1] >= sampling.MIN_SAMPLES
+    bench.setup("numpy", "cpu", 2)
+    assert _Counting.prepared == [1, 2] and bench.value == 2
+
+
+def test_classes_that_opt_out_of_the_pilot_keep_their_own_sampling():
+    pytest.importorskip("pyhf")
+    from benchmarks.bench_toys import ToyBasedCLs
+
+    assert ToyBasedCLs.calibrate is False and ToyBasedCLs.repeat == (3, 3, 0.0)
+
+    class Fixed(_Counting):
+        calibrate = False
+
+    _Counting.prepared, _Counting.calls = [], 0
+    bench = Fixed()
+    bench.setup("numpy", "cpu", 1)
+    assert _Counting.calls == 0 and "number" not in vars(bench)
+
+
+def test_setting_the_active_backend_again_is_a_no_op(monkeypatch):
+    pyhf = pytest.importorskip("pyhf")
+    calls = []
+    real = pyhf.set_backend
+    monkeypatch.setattr(pyhf, "set_backend", lambda *a, **k: (calls.append(a[0]), real(*a, **k)))
+    monkeypatch.setattr(backends, "_active", None)
+    backends.activate("numpy", "cpu")
+    backends.activate("numpy", "cpu")
+    assert calls == ["numpy"]
+    backends.activate("numpy", "cpu", precision="32b")
+    assert calls == ["numpy", "numpy"] and pyhf.tensorlib.precision == "32b"
+    backends.activate("numpy", "cpu")
+
+
+def test_an_unchanged_thread_limit_is_not_applied_again_unless_forced(monkeypatch):
+    import threadpoolctl
+
+    applied = []
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda limits: applied.append(limits))
+    monkeypatch.setattr(threads, "_limited_to", None)
+    threads.limit_threads(1)
+    threads.limit_threads(1)
+    threads.limit_threads(2)
+    threads.limit_threads(2, force=True)
+    assert applied == [1, 2, 2]
+
+
+# --------------------------------------------------------------------------- quick suite
+
+
+class _Declared:
+    params = [["numpy", "jax"], ["cpu", "gpu"], [1, 10]]
+    param_names = ["backend", "device", "n"]
+    quick_params = {"device": ["cpu"]}
+
+    def time_all(self, *p):
+        pass
+
+    @suite.quick(backend=["numpy"], device=["cpu"], n=[10])
+    def time_one(self, *p):
+        pass
+
+
+class _NotQuick:
+    params = [["numpy"]]
+    param_names = ["backend"]
+
+    def track_x(self, *p):
+        pass
+
+
+def test_quick_declarations_select_exact_combinations():
+    regexes = suite.quick_regexes([("benchmarks.bench_x", _Declared), ("benchmarks.bench_x", _NotQuick)])
+    names = [f"bench_x._Declared.{m}({', '.join(map(repr, c))})"
+             for m in ("time_all", "time_one") for c in itertools.product(*_Declared.params)]
+    chosen = [n for n in names if any(re.search(r, n) for r in regexes)]
+    assert chosen == [
+        "bench_x._Declared.time_all('numpy', 'cpu', 1)", "bench_x._Declared.time_all('numpy', 'cpu', 10)",
+        "bench_x._Declared.time_all('jax', 'cpu', 1)", "bench_x._Declared.time_all('jax', 'cpu', 10)",
+        "bench_x._Declared.time_one('numpy', 'cpu', 10)",  # the method's declaration wins
+    ]
+    assert not any(re.search(r, "bench_x._NotQuick.track_x('numpy')") for r in regexes)
+
+
+def test_a_quick_declaration_of_an_unknown_parameter_is_an_error():
+    class Wrong(_Declared):
+        quick_params = {"bins": [1]}
+
+    with pytest.raises(ValueError, match="unknown parameters"):
+        suite.quick_regexes([("benchmarks.bench_x", Wrong)])
+
+
+def test_the_hosts_quick_suite_is_the_classes_declarations(monkeypatch):
+    regexes = mainjob.quick_suite()
+    assert regexes == suite.quick_regexes(suite.suite_classes())
+    monkeypatch.setattr(mainjob, "gpu_present", lambda: True)
+    assert nightly.bench_regexes(quick_suite=True) == regexes
+
+
+# --------------------------------------------------------------------------- launch method, asv_runner
+
+
+def test_forkserver_only_where_cuda_cannot_be_initialised():
+    assert asvconf.launch_method_for(gpu=False) == "forkserver"
+    assert asvconf.launch_method_for(gpu=True) == "spawn"
+    assert asvconf.launch_method_for("cuda", gpu=False) == "spawn"
+    assert asvconf.derive_config(gpu=False)["launch_method"] == "forkserver"
+    assert asvconf.derive_config(matrix="cuda", gpu=False)["launch_method"] == "spawn"
+    assert asvconf.derive_config(launch_method="spawn", gpu=False)["launch_method"] == "spawn"
+
+
+def test_asv_runner_is_pinned_in_every_preset():
+    committed = asvconf.load_committed_config()
+    assert committed["matrix"]["req"]["pip+asv_runner"] == [asvconf.ASV_RUNNER_PIN]
+    for preset in asvconf.MATRIX_PRESETS:
+        config = asvconf.derive_config(matrix=preset, gpu=False)
+        assert config["matrix"]["req"]["pip+asv_runner"] == [asvconf.ASV_RUNNER_PIN], preset
+
+
+def test_the_pinned_asv_runner_behaves_as_the_sampling_assumes():
+    """Setup before every timed call with number > 1 (asv#966), exactly ``repeat`` samples."""
+    import importlib.metadata
+
+    from asv_runner.benchmarks.time import TimeBenchmark
+
+    assert importlib.metadata.version("asv_runner") == asvconf.ASV_RUNNER_PIN
+    log = []
+
+    class Bench:
+        number, repeat, warmup_time, rounds = 3, (4, 4, 0.0), 0.0, 1
+
+        def setup(self):
+            log.append("setup")
+
+        def time_it(self):
+            log.append("call")
+
+    instance = Bench()
+    bench = TimeBenchmark("m.Bench.time_it", instance.time_it, [instance.time_it, instance])
+    assert not bench.do_setup()
+    result = bench.run()
+    assert len(result["samples"]) == 4 and result["number"] == 3
+    calls = log[1:]
+    assert calls.count("call") == 12 and "call" not in [a for a, b in zip(calls, calls[1:]) if b == "call"]
+
+
+def test_frameworks_are_preimported_only_in_asvs_forkserver(monkeypatch):
+    assert preimport.in_forkserver_process(["benchmark.py", "run_server", "dir", "sock"])
+    assert not preimport.in_forkserver_process(["benchmark.py", "run", "dir", "name"])
+    assert preimport.in_forkserver(["benchmark.py", "run", "dir", "name"]) == []
+    present = {"numpy", "pyhf", "jax", "jax.numpy", "pyhf.tensor.jax_backend", "torch"}
+    monkeypatch.setattr(preimport, "_findable", lambda name: name in present)
+    names = preimport.modules_to_preimport()
+    assert "jax" in names and "pyhf.tensor.jax_backend" in names
+    assert "torch" not in names  # this pyhf has no pytorch backend: nothing to gain
+    monkeypatch.setattr(preimport, "modules_to_preimport", lambda: ["json", "no_such_module_here"])
+    assert preimport.in_forkserver(["benchmark.py", "run_server"]) == ["json"]
+    assert "no_such_module_here" not in sys.modules
