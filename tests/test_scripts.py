@@ -14,7 +14,10 @@ from pyhfbench import hostenv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p for p in (REPO_ROOT / "scripts").iterdir() if p.is_file())
-PYTHON_SCRIPTS = [p for p in SCRIPTS if "python" in p.read_text().splitlines()[0]]
+#: Run on an offline GPU node with the host's own Python (its CUDA builds), never .venv.
+HOST_PYTHON_SCRIPTS = {"offline-bench", "gpu-acceptance"}
+PYTHON_SCRIPTS = [p for p in SCRIPTS if "python" in p.read_text().splitlines()[0]
+                  and p.name not in HOST_PYTHON_SCRIPTS]
 
 
 def new_shell_env():
@@ -49,6 +52,17 @@ def test_without_the_environment_a_script_says_what_to_run(script, tmp_path):
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"scripts/{script.name}: ") and "run scripts/bootstrap first" in line
+
+
+@pytest.mark.parametrize("name", sorted(HOST_PYTHON_SCRIPTS))
+def test_the_node_scripts_run_with_the_python_that_starts_them(name, tmp_path):
+    clone = tmp_path / "clone"
+    shutil.copytree(REPO_ROOT / "scripts", clone / "scripts",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    result = subprocess.run([str(clone / "scripts" / name), "--help"], cwd=tmp_path,
+                            env=new_shell_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
 
 
 def test_a_stale_environment_is_named(tmp_path):
