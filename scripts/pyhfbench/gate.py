@@ -20,6 +20,13 @@ earlier commit, in branch order, where it was measured). Findings:
     commit and its baseline again side by side (see nightly.py).
 ``more_memory`` (``peakmem_``, ``mem_``)
     grew by at least ``mem_threshold`` and ``mem_min_bytes``.
+``more_instructions`` (``track_`` declared a deterministic measurement)
+    an instruction count (``bench_instructions``, under callgrind) grew by at
+    least ``count_threshold`` (default 0.02, 2 %; the declaration's or
+    ``track_threshold`` where set) over the last good count. Counts repeat
+    exactly for unchanged code, so this needs no test and no re-measurement;
+    the finding shows the time of the same workload beside it (``beside``)
+    where a matching time_ benchmark was measured at both commits.
 ``result_changed`` (``track_`` declared a result)
     the value moved beyond ``abs_tol + rel_tol * |before|``.
 ``worse`` (``track_`` declared a measurement)
@@ -95,13 +102,15 @@ DEFAULT_COMMIT_URL = "https://github.com/scikit-hep/pyhf/commit/"
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
 
-REGRESSION_KINDS = ("slower", "more_memory", "worse", "result_changed", "newly_failing",
+REGRESSION_KINDS = ("slower", "more_instructions", "more_memory", "worse", "result_changed", "newly_failing",
                     "failing", "newly_skipped", "build_failed")
-INFO_KINDS = ("removed", "still_failing", "recovered", "faster", "less_memory",
+INFO_KINDS = ("removed", "still_failing", "recovered", "faster", "fewer_instructions",
+              "less_memory",
               "first_measurement", "unconfirmed")
 
 TITLES = {
     "slower": "Slower (time_)",
+    "more_instructions": "More instructions (instruction-count lane, callgrind)",
     "more_memory": "More memory (peakmem_, mem_)",
     "worse": "Worse tracked value (track_, higher or lower is worse)",
     "result_changed": "Result changed (track_)",
@@ -149,6 +158,9 @@ class Rule:
     #: declaration's floor, else 0); both must be reached.
     track_threshold: float = None
     track_floor: float = None
+    #: track_ declared deterministic (instruction counts): the relative growth that counts
+    #: where neither the declaration nor ``track_threshold`` sets one.
+    count_threshold: float = 0.02
     #: Leave this benchmark out of the gate entirely.
     ignore: bool = False
     #: scripts/nightly's side-by-side confirmation of a time_ finding: the pair measured again
@@ -159,6 +171,11 @@ class Rule:
     #: measured in the same minutes (interleaved rounds), so load affects both alike and the
     #: median is steadier than the single fastest sample.
     confirm_statistic: str = "median"
+    #: Paired confirmation (paired.py, A B A B ...): confirmed when the confidence interval
+    #: of the per-pair ratio lies above 1 and reaches 1 + confirm_threshold.
+    confirm_threshold: float = 0.10
+    confirm_confidence: float = 0.99
+    confirm_pairs: int = 15
 
     def __post_init__(self):
         for name in ("statistic", "confirm_statistic"):
@@ -168,7 +185,8 @@ class Rule:
             raise GateError(f"unknown track mode {self.track!r}")
         if self.window < 1:
             raise GateError("window must be at least 1")
-        if self.threshold < 0 or self.mem_threshold < 0 or (self.track_threshold or 0) < 0:
+        if (self.threshold < 0 or self.mem_threshold < 0 or (self.track_threshold or 0) < 0
+                or self.count_threshold < 0 or self.confirm_threshold < 0):
             raise GateError("thresholds must not be negative")
 
 
@@ -240,6 +258,7 @@ class Finding:
     p_value: float = None
     detail: str = ""
     confirmation: dict = None  # scripts/nightly's side-by-side re-measurement, if any
+    beside: dict = None  # instruction findings: the time of the same workload, before and after
 
     @property
     def is_regression(self):
@@ -342,6 +361,7 @@ class TrackJudgement:
     mode: str
     threshold: float = None
     floor: float = 0.0
+    deterministic: bool = False
 
 
 class Gate:
@@ -376,11 +396,14 @@ class Gate:
         if mode is None:
             return None
         threshold, floor = rule.track_threshold, rule.track_floor
+        deterministic = False
         if declaration is not None and declaration.kind == "measurement":
             threshold = declaration.threshold if threshold is None else threshold
             floor = declaration.floor if floor is None else floor
-        return TrackJudgement(mode, rule.threshold if threshold is None else threshold,
-                              floor or 0.0)
+            deterministic = declaration.deterministic
+        default = rule.count_threshold if deterministic else rule.threshold
+        return TrackJudgement(mode, default if threshold is None else threshold,
+                              floor or 0.0, deterministic)
 
     def undeclared(self, benchmark):
         message = (f"{benchmark} declares neither a result nor a measurement (unit "
@@ -419,6 +442,7 @@ class Gate:
         it returns the (commit, Measurement) to compare with, or None.
         """
         position = {c.commit: i for i, c in enumerate(series)}
+        self._series = {c.commit: c for c in series}
         for commit in sorted(new_commits, key=lambda c: position.get(c, -1)):
             if commit not in position:
                 continue
@@ -538,6 +562,8 @@ class Gate:
                          detail=f"moved by {a - b:+.6g} (tolerance {rule.abs_tol:g} + "
                          f"{rule.rel_tol:g} x |before|)")
             return
+        if how.deterministic and how.mode != "result":
+            return self.judge_count(commit, env, after, good, how)
         # A measurement: against the most lenient of the window (rolling worst).
         higher_is_worse = how.mode == "higher_is_worse"
         pick = max if higher_is_worse else min
@@ -550,6 +576,69 @@ class Gate:
                      detail=f"{how.mode.replace('_', ' ')}: changed by {change:.1%} "
                      f"(threshold {how.threshold:.0%}"
                      + (f", at least {how.floor:g}" if how.floor else "") + ")")
+
+
+    def judge_count(self, commit, env, after, good, how):
+        """A deterministic count against the last good one: no window, no noise to absorb."""
+        base_commit, before = good[0]
+        b, a = float(before.value), float(after.value)
+        if not b:
+            return
+        ratio = a / b
+        higher_is_worse = how.mode == "higher_is_worse"
+        worse = ratio - 1 if higher_is_worse else 1 - ratio
+        if abs(a - b) < how.floor or abs(worse) < how.threshold:
+            return
+        kind = "more_instructions" if worse > 0 else "fewer_instructions"
+        item = self.add(kind, commit, after, env, base_commit, before, ratio,
+                        detail=f"{before.value:,.0f} -> {after.value:,.0f} ({ratio - 1:+.2%}; "
+                        f"threshold {how.threshold:.0%})")
+        item.beside = self.time_beside(after, commit, base_commit)
+        if item.beside:
+            t = item.beside
+            item.detail += (f"; time of the same workload ({t['benchmark'].rsplit('.', 1)[-1]}): "
+                            + (f"x{t['ratio']:.3f}" if t.get("ratio") else "not measured at both"))
+        else:
+            item.detail += "; no matching time_ benchmark"
+
+    def time_beside(self, measurement, commit, base_commit):
+        """The matching time_ measurement of an instruction count, at both commits (or None)."""
+        key = matching_time_key(measurement.benchmark, measurement.params,
+                                self.info_of.get(measurement.benchmark, {}).get("param_names"))
+        if key is None:
+            return None
+        series = getattr(self, "_series", {})
+        found = {}
+        for name, at in (("before", base_commit), ("after", commit)):
+            results = series.get(at)
+            m = results.get(*key) if results else None
+            found[name] = m if m is not None and m.state == OK else None
+        rule = self.rules.for_label(f"{key[0]}({', '.join(key[1])})")
+        out = {"benchmark": key[0], "params": list(key[1]),
+               "before": _summary(found["before"], "seconds"),
+               "after": _summary(found["after"], "seconds"), "ratio": None}
+        if found["before"] and found["after"]:
+            b, a = statistic_of(found["before"], rule), statistic_of(found["after"], rule)
+            out["ratio"] = a / b if b else None
+        return out
+
+
+def matching_time_key(benchmark, params, param_names):
+    """(time_ benchmark, param reprs) of the workload an instruction count measures, or None."""
+    if not benchmark or not benchmark.startswith("bench_instructions.") or not param_names:
+        return None
+    values = dict(zip(param_names, params))
+    if "workload" not in values:
+        return None
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.support.instruction_workloads import WORKLOADS
+
+    match = WORKLOADS.get(_unrepr(values["workload"]))
+    if match is None:
+        return None
+    time_benchmark, extra = match
+    return time_benchmark, (values.get("backend"), values.get("device"), *map(repr, extra))
 
 
 def _unrepr(value):

@@ -1,0 +1,125 @@
+"""Instruction counts of pyhf's hot calls: the gate's lane for small regressions.
+
+Each class's ``setup_cache`` counts all of its workloads in one child process
+under valgrind's callgrind (``support/callgrind.py``): only the measured call
+is counted, not the imports, the model build or the warm-up call. A count
+repeats to well under 0.5 % on one machine (a time on a shared machine moves
+by tens of percent), so the gate flags a 2 % growth without re-measuring.
+Counts belong to a machine, like times: OpenBLAS picks its kernels by CPU.
+
+n/a, with the reason, where valgrind or a C compiler is missing. The
+workloads and their matching time_ benchmarks: ``support/instruction_workloads.py``.
+"""
+
+from .common import BackendBenchmark
+from .support import callgrind, pyhf_compat, tracks
+from .support import instruction_workloads as workloads
+
+#: Measured (docs/gate-lanes.md): the warm count of a JAX call moves by more than 0.5 %
+#: between processes under callgrind, so JAX counts would cry wolf; the lane is NumPy's.
+JAX_UNSTABLE = None
+BACKENDS = ["numpy"]
+#: One valgrind child per class: the counted call runs about 75x slower than natively.
+CHILD_TIMEOUT = 1500
+
+
+def count_all(names):
+    """setup_cache of a class: {(backend, workload): count or {skip/error/unavailable}}."""
+    try:
+        library = callgrind.build_library()
+    except callgrind.Unavailable as err:
+        return {"unavailable": str(err)}
+    cache = {}
+    for backend in BACKENDS:
+        try:
+            pyhf_compat.require_backend(backend)
+        except NotImplementedError as err:
+            cache.update({(backend, name): {"skip": str(err)} for name in names})
+            continue
+        counted = callgrind.count({name: workloads.spec(backend, name) for name in names},
+                                  timeout=CHILD_TIMEOUT, library=library)
+        cache.update({(backend, name): value for name, value in counted.items()})
+    return cache
+
+
+class _InstructionCounts(BackendBenchmark):
+    """Reads one class's counts out of its setup_cache."""
+
+    workloads = ()
+    version = "1"
+    timeout = CHILD_TIMEOUT + 60
+
+    def setup(self, cache, backend, device, workload):
+        if "unavailable" in cache:
+            raise NotImplementedError(cache["unavailable"])
+        if backend == "jax" and JAX_UNSTABLE:
+            raise NotImplementedError(JAX_UNSTABLE)
+        entry = cache.get((backend, workload))
+        if entry is None:
+            raise NotImplementedError(f"{backend} is not counted by the instruction lane")
+        if isinstance(entry, dict) and "skip" in entry:
+            raise NotImplementedError(entry["skip"])
+        self.entry = entry
+
+    @tracks.measurement("instructions", better="lower", threshold=0.02, deterministic=True)
+    def track_instructions(self, cache, backend, device, workload):
+        if isinstance(self.entry, dict):  # a crash of the workload is a failure, never n/a
+            raise RuntimeError(f"counting {workload!r} failed: {self.entry.get('error')}\n"
+                               f"{self.entry.get('traceback', '')}")
+        return self.entry
+
+
+def _params(names):
+    return [BACKENDS, ["cpu"], list(names)], ["backend", "device", "workload"]
+
+
+def _names(prefix):
+    return [name for name in workloads.WORKLOADS if name.startswith(prefix)]
+
+
+class InferenceInstructions(_InstructionCounts):
+    """hypotest (qtilde, expected band) and unconditional and fixed-POI fits (SciPy), on pallets."""
+
+    names = _names("hypotest ") + _names("fit ")
+    params, param_names = _params(names)
+
+    def setup_cache(self):
+        return count_all(InferenceInstructions.names)
+
+    setup_cache.timeout = CHILD_TIMEOUT
+
+
+class ModelInstructions(_InstructionCounts):
+    """Model build from workspace and patch, one logpdf, a batched logpdf."""
+
+    names = _names("build_model ") + _names("logpdf ") + _names("batched_logpdf ")
+    params, param_names = _params(names)
+
+    def setup_cache(self):
+        return count_all(ModelInstructions.names)
+
+    setup_cache.timeout = CHILD_TIMEOUT
+
+
+class InterpolationInstructions(_InstructionCounts):
+    """Every tensorized interpolation code at the medium problem size."""
+
+    names = _names("interpolation ")
+    params, param_names = _params(names)
+
+    def setup_cache(self):
+        return count_all(InterpolationInstructions.names)
+
+    setup_cache.timeout = CHILD_TIMEOUT
+
+
+class BaselineInstructions(_InstructionCounts):
+    """pyhf's own benchmark workload: hypotest of uncorrelated_background at 1, 10, 50 bins."""
+
+    names = _names("baseline ")
+    params, param_names = _params(names)
+
+    def setup_cache(self):
+        return count_all(BaselineInstructions.names)
+
+    setup_cache.timeout = CHILD_TIMEOUT
