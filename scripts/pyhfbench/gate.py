@@ -175,7 +175,10 @@ class Rule:
     #: of the per-pair ratio lies above 1 and reaches 1 + confirm_threshold.
     confirm_threshold: float = 0.10
     confirm_confidence: float = 0.99
-    confirm_pairs: int = 15
+    confirm_pairs: int = 21
+    #: With a confirmation to follow (scripts/nightly), a time_ whose statistic grew by this
+    #: much is a candidate, without the significance test: the paired run decides.
+    candidate_threshold: float = 0.05
 
     def __post_init__(self):
         for name in ("statistic", "confirm_statistic"):
@@ -186,7 +189,8 @@ class Rule:
         if self.window < 1:
             raise GateError("window must be at least 1")
         if (self.threshold < 0 or self.mem_threshold < 0 or (self.track_threshold or 0) < 0
-                or self.count_threshold < 0 or self.confirm_threshold < 0):
+                or self.count_threshold < 0 or self.confirm_threshold < 0
+                or self.candidate_threshold < 0):
             raise GateError("thresholds must not be negative")
 
 
@@ -259,6 +263,7 @@ class Finding:
     detail: str = ""
     confirmation: dict = None  # scripts/nightly's side-by-side re-measurement, if any
     beside: dict = None  # instruction findings: the time of the same workload, before and after
+    candidate: bool = False  # slower only as a candidate for the paired confirmation
 
     @property
     def is_regression(self):
@@ -367,8 +372,11 @@ class TrackJudgement:
 class Gate:
     """Compares new commits with their history; collects findings and information."""
 
-    def __init__(self, rules=None, bench=None, benchmarks_info=None, skip_reasons=None):
+    def __init__(self, rules=None, bench=None, benchmarks_info=None, skip_reasons=None,
+                 confirming=False):
         self.rules = rules or Rules()
+        #: A paired confirmation follows: small slowdowns are candidates (Rule.candidate_threshold).
+        self.confirming = confirming
         self.skip_reasons = skip_reasons or {}
         self.bench = [re.compile(b) for b in (bench or [])]
         self.info_of = benchmarks_info or {}
@@ -531,6 +539,16 @@ class Gate:
             if significant:
                 self.add("slower", commit, after, env, base_commit, before, ratio, p,
                          detail=f"{rule.statistic} x{ratio:.2f} >= x{1 + rule.threshold:.2f}")
+                return
+        candidate = min(rule.threshold, rule.candidate_threshold)
+        if self.confirming and ratio >= 1 + candidate:
+            _, p = significance(before, after, rule.p_threshold)
+            item = self.add("slower", commit, after, env, base_commit, before, ratio, p,
+                            detail=f"candidate: {rule.statistic} x{ratio:.2f} >= "
+                            f"x{1 + candidate:.2f}, for the paired confirmation")
+            item.candidate = True
+            return
+        if ratio >= 1 + rule.threshold:
             return
         best_commit, best = min(good, key=lambda item: statistic_of(item[1], rule))
         b = statistic_of(best, rule)
@@ -946,12 +964,13 @@ def nothing_measured(loaded, commits, selected):
 
 def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch="main",
              bench=None, rules=None, report_dir=DEFAULT_REPORT_DIR, commit_url=DEFAULT_COMMIT_URL,
-             baseline_results_dir=None, write=True):
+             baseline_results_dir=None, write=True, confirming=False):
     """Load results, judge the commits, write the reports; return the Report.
 
     ``commits``: hashes (or prefixes) to judge; None judges the newest ``last``
     commits with results. ``baseline_results_dir``: compare each commit with
     the same commit's measurement there (a re-run) instead of with its history.
+    ``confirming``: a paired confirmation follows, so small slowdowns are candidates.
     """
     rules = rules or Rules()
     errors = []
@@ -993,7 +1012,8 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
             baseline_results_dir, machine, on_error=lambda path, err: errors.append(str(err)))
         other_index = {(c.env_name, c.commit): c for c in other}
 
-    gate = Gate(rules, bench, info, resultslib.load_skip_reasons(results_dir, machine))
+    gate = Gate(rules, bench, info, resultslib.load_skip_reasons(results_dir, machine),
+                confirming=confirming)
     for env, series in series_by_env.items():
         if baseline_results_dir is not None:
             def lookup(commit, key, env=env):
