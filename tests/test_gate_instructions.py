@@ -120,3 +120,18 @@ def test_finding_without_a_time_measurement_says_so(writer, tmp_path):
     assert finding.params["workload"] == "fit sbottom/RegionB"
     assert finding.beside["benchmark"] == "bench_fit.MaximumLikelihoodFit.time_unconditional_fit"
     assert finding.beside["ratio"] is None and "not measured at both" in finding.detail
+
+
+def test_with_a_confirmation_to_follow_small_slowdowns_are_candidates(writer, tmp_path):
+    writer.commit("base", [1, 1], [0.610, 0.615, 0.620, 0.630])
+    after = writer.commit("after", [1, 1], [0.66, 0.67, 0.68, 0.70])  # min x1.08
+    alone = gate.run_gate(writer.root, MACHINE, commits=[after], report_dir=tmp_path / "r1")
+    assert alone.findings == []  # the gate's own rule: x1.25 and significant
+    confirming = gate.run_gate(writer.root, MACHINE, commits=[after], report_dir=tmp_path / "r2",
+                               confirming=True)
+    [candidate] = confirming.findings
+    assert candidate.kind == "slower" and candidate.candidate
+    assert "for the paired confirmation" in candidate.detail
+    steady = writer.commit("steady", [1, 1], [0.67, 0.68, 0.69, 0.70])  # x1.01 on "after"
+    assert gate.run_gate(writer.root, MACHINE, commits=[steady], report_dir=tmp_path / "r3",
+                         confirming=True).findings == []

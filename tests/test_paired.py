@@ -125,3 +125,34 @@ def test_finding_to_benchmark_and_params():
     assert paired.benchmark_parts("bench_fit.MaximumLikelihoodFit.time_unconditional_fit") == (
         "benchmarks.bench_fit", "MaximumLikelihoodFit", "time_unconditional_fit")
     assert paired.param_values(["'numpy'", "'cpu'", "10"]) == ["numpy", "cpu", 10]
+
+
+def test_worker_runs_a_real_suite_benchmark(tmp_path):
+    """The suite's own classes (skip recording, backend set-up) under the worker, pyhf on numpy."""
+    side = paired.Side(sys.executable, "benchmarks.bench_baseline",
+                       "HypotestUncorrelatedBackground", "time_hypotest", ["numpy", "cpu", 1],
+                       [paired.REPO_ROOT])
+    clock, samples = paired.alternate(side, side, pairs=2)
+    assert clock == "cpu" and len(samples) == 2
+    assert all(s["cpu"] > 0 and s["wall"] > 0 for pair in samples for s in pair)
+
+
+def test_nightly_applies_a_paired_verdict(tmp_path):
+    from pyhfbench import nightly
+
+    def finding():
+        return gate.Finding(kind="slower", commit="b" * 40, benchmark="bench_x.C.time_y",
+                            baseline_commit="a" * 40, ratio=1.12, detail="candidate")
+
+    rng = random.Random(3)
+    confirmed, rejected = finding(), finding()
+    report = gate.Report(machine="m", commits=["b" * 40], findings=[confirmed, rejected], info=[])
+    slower = paired.decide(pairs_from([1.15 * (1 + rng.uniform(-0.02, 0.02)) for _ in range(21)]),
+                           "cpu")
+    same = paired.decide(pairs_from([1 + rng.uniform(-0.05, 0.05) for _ in range(21)]), "cpu")
+    nightly.apply_paired_verdict(report, confirmed, slower)
+    nightly.apply_paired_verdict(report, rejected, same)
+    assert report.findings == [confirmed] and confirmed.confirmation["confirmed"]
+    assert "confirmed side by side (paired cpu time, 21 pairs" in confirmed.detail
+    assert report.info == [rejected] and rejected.kind == "unconfirmed"
+    assert "NOT confirmed" in rejected.detail
