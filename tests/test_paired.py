@@ -156,3 +156,18 @@ def test_nightly_applies_a_paired_verdict(tmp_path):
     assert "confirmed side by side (paired cpu time, 21 pairs" in confirmed.detail
     assert report.info == [rejected] and rejected.kind == "unconfirmed"
     assert "NOT confirmed" in rejected.detail
+
+
+def test_injected_pyhf_does_the_extra_work_and_the_same_arithmetic(tmp_path):
+    from pyhfbench import inject
+
+    inject.write_slowed_pyhf(tmp_path / "slow", 1000)
+    code = ("import pyhf, sys; m = pyhf.simplemodels.uncorrelated_background([5.], [10.], [2.]);"
+            "print(pyhf.INJECTED_LOOPS, float(m.logpdf(m.config.suggested_init(),"
+            " [12.] + m.config.auxdata)[0]))")
+    slowed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(tmp_path / "slow")}, check=True).stdout.split()
+    plain = subprocess.run([sys.executable, "-c", code.replace("pyhf.INJECTED_LOOPS", "0")],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert slowed[0] == "1000" and slowed[1] == plain[1]
+    assert inject.loops_for(0.10, base_cost=1.0, logpdf_calls=100, cost_per_loop=1e-6) == 1000
