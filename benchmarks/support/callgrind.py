@@ -181,6 +181,7 @@ def count(workloads, module="benchmarks.support.instruction_workloads", python=N
 
 def child(spec_json):
     """In the valgrind child: prepare, warm up and count each workload; write the outcome."""
+    import gc
     import importlib
     import traceback
 
@@ -201,9 +202,15 @@ def child(spec_json):
         try:
             call = getattr(module, name)(*arguments)
             call()  # warm: caches, lazy imports, JAX compilation
-            client.pyhfbench_count_start()
-            call()
-            client.pyhfbench_count_stop(label.encode())
+            # A garbage collection inside the call or not depends on what ran before: none.
+            gc.collect()
+            gc.disable()
+            try:
+                client.pyhfbench_count_start()
+                call()
+                client.pyhfbench_count_stop(label.encode())
+            finally:
+                gc.enable()
             outcome[label] = {"counted": True}
         except NotImplementedError as err:
             outcome[label] = {"skip": str(err)}
