@@ -90,3 +90,9 @@ def test_parse_reads_the_totals_not_the_zeroed_summary(tmp_path):
         "totals: 5626612071\n")
     (tmp_path / "callgrind.out").write_text("desc: Trigger: Program termination\ntotals: 0\n")
     assert callgrind.parse_dumps(tmp_path, "callgrind.out") == {"hypotest x": 5626612071}
+
+
+def test_jax_is_na_with_the_measured_reason():
+    lane = bench_instructions.InterpolationInstructions()
+    with pytest.raises(NotImplementedError, match="not stable enough"):
+        lane.setup({}, "jax", "cpu", "interpolation code 0")
