@@ -9,7 +9,7 @@ from pyhfbench import gate
 
 MACHINE = "box"
 ENV = "virtualenv-py3.11-numpy"
-COUNT = "bench_instructions.InferenceInstructions.track_instructions"
+COUNT = "bench_instructions.HypotestInstructions.track_instructions"
 TIME = "bench_hypotest.AsymptoticCLs.time_hypotest_warm"
 WORKLOAD = "hypotest sbottom/RegionB"
 COUNT_PARAMS = [["'numpy'"], ["'cpu'"], [repr(WORKLOAD), "'fit sbottom/RegionB'"]]
