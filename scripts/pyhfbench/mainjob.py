@@ -107,6 +107,8 @@ QUICK_SUITE = [
     r"bench_threads\.",
     r"bench_toys\.ToyBasedCLs\.time_toybased_hypotest\('numpy', 'cpu', ",
     r"bench_utilization\.(FitCpuUtilization|SamplerCost)\.\w+\('numpy', 'cpu'",
+    # The cheapest instruction-count class: one valgrind child, about 16 s of CPU here.
+    r"bench_instructions\.InterpolationInstructions\.track_instructions\('numpy', 'cpu', ",
 ]
 
 #: Matches every benchmark and parameter combination that does not ask for a GPU.
