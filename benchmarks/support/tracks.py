@@ -12,6 +12,12 @@ Two kinds, each a decorator that also sets the benchmark's ``unit``:
     (relative; None: the gate's default) and by at least ``floor`` (in the
     unit; for figures near zero, where a relative move means nothing) is a
     finding.
+``@measurement("instructions", better="lower", threshold=0.02, deterministic=True)``
+    a figure that repeats exactly for unchanged code on one machine (an
+    instruction count): judged like a measurement, but against the last good
+    value (no rolling window, no noise to absorb), with the gate's
+    ``count_threshold`` (2 %) where the declaration gives none, and never
+    re-measured.
 
 Why the unit carries the declaration: asv's ``benchmarks.json`` keeps only
 its standard attributes (``unit`` among them), and the gate judges results
@@ -33,7 +39,8 @@ BETTER = ("higher", "lower")
 
 _PATTERN = re.compile(
     r"^(?P<unit>.*?) ?\[(?:(?P<result>result)|(?P<better>higher|lower) is better"
-    r"(?:, (?P<percent>\d+(?:\.\d+)?)%)?(?:, at least (?P<floor>\d+(?:\.\d+)?))?)\]$")
+    r"(?:, (?P<percent>\d+(?:\.\d+)?)%)?(?:, at least (?P<floor>\d+(?:\.\d+)?))?"
+    r"(?P<deterministic>, deterministic)?)\]$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Declaration:
     better: str = None  # measurements: "higher" or "lower"
     threshold: float = None  # measurements: relative move that counts (None: gate default)
     floor: float = None  # measurements: absolute move (in the unit) that counts, besides
+    deterministic: bool = False  # measurements: repeats exactly (instruction counts)
 
     @property
     def encoded(self):
@@ -50,7 +58,8 @@ class Declaration:
             return f"{self.unit} [result]"
         percent = "" if self.threshold is None else f", {self.threshold * 100:.15g}%"
         floor = "" if self.floor is None else f", at least {self.floor:.15g}"
-        return f"{self.unit} [{self.better} is better{percent}{floor}]"
+        exact = ", deterministic" if self.deterministic else ""
+        return f"{self.unit} [{self.better} is better{percent}{floor}{exact}]"
 
 
 def parse(unit):
@@ -62,7 +71,8 @@ def parse(unit):
         return Declaration(RESULT, match["unit"])
     threshold = None if match["percent"] is None else float(match["percent"]) / 100
     floor = None if match["floor"] is None else float(match["floor"])
-    return Declaration(MEASUREMENT, match["unit"], match["better"], threshold, floor)
+    return Declaration(MEASUREMENT, match["unit"], match["better"], threshold, floor,
+                       bool(match["deterministic"]))
 
 
 def _declare(declaration):
@@ -80,12 +90,13 @@ def result(unit):
     return _declare(Declaration(RESULT, unit))
 
 
-def measurement(unit, better, threshold=None, floor=None):
-    """Declare a noisy track: a finding only when it moves against ``better`` by
-    ``threshold`` (relative) and ``floor`` (absolute)."""
+def measurement(unit, better, threshold=None, floor=None, deterministic=False):
+    """Declare a measured track: a finding only when it moves against ``better`` by
+    ``threshold`` (relative) and ``floor`` (absolute). ``deterministic``: it repeats
+    exactly for unchanged code (instruction counts), so it is never re-measured."""
     if better not in BETTER:
         raise ValueError(f"better must be one of {BETTER}, not {better!r}")
     for name, value in (("threshold", threshold), ("floor", floor)):
         if value is not None and not value > 0:
             raise ValueError(f"{name} must be positive")
-    return _declare(Declaration(MEASUREMENT, unit, better, threshold, floor))
+    return _declare(Declaration(MEASUREMENT, unit, better, threshold, floor, bool(deterministic)))

@@ -20,6 +20,13 @@ earlier commit, in branch order, where it was measured). Findings:
     commit and its baseline again side by side (see nightly.py).
 ``more_memory`` (``peakmem_``, ``mem_``)
     grew by at least ``mem_threshold`` and ``mem_min_bytes``.
+``more_instructions`` (``track_`` declared a deterministic measurement)
+    an instruction count (``bench_instructions``, under callgrind) grew by at
+    least ``count_threshold`` (default 0.02, 2 %; the declaration's or
+    ``track_threshold`` where set) over the last good count. Counts repeat
+    exactly for unchanged code, so this needs no test and no re-measurement;
+    the finding shows the time of the same workload beside it (``beside``)
+    where a matching time_ benchmark was measured at both commits.
 ``result_changed`` (``track_`` declared a result)
     the value moved beyond ``abs_tol + rel_tol * |before|``.
 ``worse`` (``track_`` declared a measurement)
@@ -95,13 +102,15 @@ DEFAULT_COMMIT_URL = "https://github.com/scikit-hep/pyhf/commit/"
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
 
-REGRESSION_KINDS = ("slower", "more_memory", "worse", "result_changed", "newly_failing",
+REGRESSION_KINDS = ("slower", "more_instructions", "more_memory", "worse", "result_changed", "newly_failing",
                     "failing", "newly_skipped", "build_failed")
-INFO_KINDS = ("removed", "still_failing", "recovered", "faster", "less_memory",
+INFO_KINDS = ("removed", "still_failing", "recovered", "faster", "fewer_instructions",
+              "less_memory",
               "first_measurement", "unconfirmed")
 
 TITLES = {
     "slower": "Slower (time_)",
+    "more_instructions": "More instructions (instruction-count lane, callgrind)",
     "more_memory": "More memory (peakmem_, mem_)",
     "worse": "Worse tracked value (track_, higher or lower is worse)",
     "result_changed": "Result changed (track_)",
@@ -149,6 +158,9 @@ class Rule:
     #: declaration's floor, else 0); both must be reached.
     track_threshold: float = None
     track_floor: float = None
+    #: track_ declared deterministic (instruction counts): the relative growth that counts
+    #: where neither the declaration nor ``track_threshold`` sets one.
+    count_threshold: float = 0.02
     #: Leave this benchmark out of the gate entirely.
     ignore: bool = False
     #: scripts/nightly's side-by-side confirmation of a time_ finding: the pair measured again
@@ -159,6 +171,14 @@ class Rule:
     #: measured in the same minutes (interleaved rounds), so load affects both alike and the
     #: median is steadier than the single fastest sample.
     confirm_statistic: str = "median"
+    #: Paired confirmation (paired.py, A B A B ...): confirmed when the confidence interval
+    #: of the per-pair ratio lies above 1 and reaches 1 + confirm_threshold.
+    confirm_threshold: float = 0.10
+    confirm_confidence: float = 0.99
+    confirm_pairs: int = 21
+    #: With a confirmation to follow (scripts/nightly), a time_ whose statistic grew by this
+    #: much is a candidate, without the significance test: the paired run decides.
+    candidate_threshold: float = 0.05
 
     def __post_init__(self):
         for name in ("statistic", "confirm_statistic"):
@@ -168,7 +188,9 @@ class Rule:
             raise GateError(f"unknown track mode {self.track!r}")
         if self.window < 1:
             raise GateError("window must be at least 1")
-        if self.threshold < 0 or self.mem_threshold < 0 or (self.track_threshold or 0) < 0:
+        if (self.threshold < 0 or self.mem_threshold < 0 or (self.track_threshold or 0) < 0
+                or self.count_threshold < 0 or self.confirm_threshold < 0
+                or self.candidate_threshold < 0):
             raise GateError("thresholds must not be negative")
 
 
@@ -240,6 +262,8 @@ class Finding:
     p_value: float = None
     detail: str = ""
     confirmation: dict = None  # scripts/nightly's side-by-side re-measurement, if any
+    beside: dict = None  # instruction findings: the time of the same workload, before and after
+    candidate: bool = False  # slower only as a candidate for the paired confirmation
 
     @property
     def is_regression(self):
@@ -342,13 +366,17 @@ class TrackJudgement:
     mode: str
     threshold: float = None
     floor: float = 0.0
+    deterministic: bool = False
 
 
 class Gate:
     """Compares new commits with their history; collects findings and information."""
 
-    def __init__(self, rules=None, bench=None, benchmarks_info=None, skip_reasons=None):
+    def __init__(self, rules=None, bench=None, benchmarks_info=None, skip_reasons=None,
+                 confirming=False):
         self.rules = rules or Rules()
+        #: A paired confirmation follows: small slowdowns are candidates (Rule.candidate_threshold).
+        self.confirming = confirming
         self.skip_reasons = skip_reasons or {}
         self.bench = [re.compile(b) for b in (bench or [])]
         self.info_of = benchmarks_info or {}
@@ -376,11 +404,14 @@ class Gate:
         if mode is None:
             return None
         threshold, floor = rule.track_threshold, rule.track_floor
+        deterministic = False
         if declaration is not None and declaration.kind == "measurement":
             threshold = declaration.threshold if threshold is None else threshold
             floor = declaration.floor if floor is None else floor
-        return TrackJudgement(mode, rule.threshold if threshold is None else threshold,
-                              floor or 0.0)
+            deterministic = declaration.deterministic
+        default = rule.count_threshold if deterministic else rule.threshold
+        return TrackJudgement(mode, default if threshold is None else threshold,
+                              floor or 0.0, deterministic)
 
     def undeclared(self, benchmark):
         message = (f"{benchmark} declares neither a result nor a measurement (unit "
@@ -419,6 +450,7 @@ class Gate:
         it returns the (commit, Measurement) to compare with, or None.
         """
         position = {c.commit: i for i, c in enumerate(series)}
+        self._series = {c.commit: c for c in series}
         for commit in sorted(new_commits, key=lambda c: position.get(c, -1)):
             if commit not in position:
                 continue
@@ -507,6 +539,16 @@ class Gate:
             if significant:
                 self.add("slower", commit, after, env, base_commit, before, ratio, p,
                          detail=f"{rule.statistic} x{ratio:.2f} >= x{1 + rule.threshold:.2f}")
+                return
+        candidate = min(rule.threshold, rule.candidate_threshold)
+        if self.confirming and ratio >= 1 + candidate:
+            _, p = significance(before, after, rule.p_threshold)
+            item = self.add("slower", commit, after, env, base_commit, before, ratio, p,
+                            detail=f"candidate: {rule.statistic} x{ratio:.2f} >= "
+                            f"x{1 + candidate:.2f}, for the paired confirmation")
+            item.candidate = True
+            return
+        if ratio >= 1 + rule.threshold:
             return
         best_commit, best = min(good, key=lambda item: statistic_of(item[1], rule))
         b = statistic_of(best, rule)
@@ -538,6 +580,8 @@ class Gate:
                          detail=f"moved by {a - b:+.6g} (tolerance {rule.abs_tol:g} + "
                          f"{rule.rel_tol:g} x |before|)")
             return
+        if how.deterministic and how.mode != "result":
+            return self.judge_count(commit, env, after, good, how)
         # A measurement: against the most lenient of the window (rolling worst).
         higher_is_worse = how.mode == "higher_is_worse"
         pick = max if higher_is_worse else min
@@ -550,6 +594,69 @@ class Gate:
                      detail=f"{how.mode.replace('_', ' ')}: changed by {change:.1%} "
                      f"(threshold {how.threshold:.0%}"
                      + (f", at least {how.floor:g}" if how.floor else "") + ")")
+
+
+    def judge_count(self, commit, env, after, good, how):
+        """A deterministic count against the last good one: no window, no noise to absorb."""
+        base_commit, before = good[0]
+        b, a = float(before.value), float(after.value)
+        if not b:
+            return
+        ratio = a / b
+        higher_is_worse = how.mode == "higher_is_worse"
+        worse = ratio - 1 if higher_is_worse else 1 - ratio
+        if abs(a - b) < how.floor or abs(worse) < how.threshold:
+            return
+        kind = "more_instructions" if worse > 0 else "fewer_instructions"
+        item = self.add(kind, commit, after, env, base_commit, before, ratio,
+                        detail=f"{before.value:,.0f} -> {after.value:,.0f} ({ratio - 1:+.2%}; "
+                        f"threshold {how.threshold:.0%})")
+        item.beside = self.time_beside(after, commit, base_commit)
+        if item.beside:
+            t = item.beside
+            item.detail += (f"; time of the same workload ({t['benchmark'].rsplit('.', 1)[-1]}): "
+                            + (f"x{t['ratio']:.3f}" if t.get("ratio") else "not measured at both"))
+        else:
+            item.detail += "; no matching time_ benchmark"
+
+    def time_beside(self, measurement, commit, base_commit):
+        """The matching time_ measurement of an instruction count, at both commits (or None)."""
+        key = matching_time_key(measurement.benchmark, measurement.params,
+                                self.info_of.get(measurement.benchmark, {}).get("param_names"))
+        if key is None:
+            return None
+        series = getattr(self, "_series", {})
+        found = {}
+        for name, at in (("before", base_commit), ("after", commit)):
+            results = series.get(at)
+            m = results.get(*key) if results else None
+            found[name] = m if m is not None and m.state == OK else None
+        rule = self.rules.for_label(f"{key[0]}({', '.join(key[1])})")
+        out = {"benchmark": key[0], "params": list(key[1]),
+               "before": _summary(found["before"], "seconds"),
+               "after": _summary(found["after"], "seconds"), "ratio": None}
+        if found["before"] and found["after"]:
+            b, a = statistic_of(found["before"], rule), statistic_of(found["after"], rule)
+            out["ratio"] = a / b if b else None
+        return out
+
+
+def matching_time_key(benchmark, params, param_names):
+    """(time_ benchmark, param reprs) of the workload an instruction count measures, or None."""
+    if not benchmark or not benchmark.startswith("bench_instructions.") or not param_names:
+        return None
+    values = dict(zip(param_names, params))
+    if "workload" not in values:
+        return None
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.support.instruction_workloads import WORKLOADS
+
+    match = WORKLOADS.get(_unrepr(values["workload"]))
+    if match is None:
+        return None
+    time_benchmark, extra = match
+    return time_benchmark, (values.get("backend"), values.get("device"), *map(repr, extra))
 
 
 def _unrepr(value):
@@ -857,12 +964,13 @@ def nothing_measured(loaded, commits, selected):
 
 def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch="main",
              bench=None, rules=None, report_dir=DEFAULT_REPORT_DIR, commit_url=DEFAULT_COMMIT_URL,
-             baseline_results_dir=None, write=True):
+             baseline_results_dir=None, write=True, confirming=False):
     """Load results, judge the commits, write the reports; return the Report.
 
     ``commits``: hashes (or prefixes) to judge; None judges the newest ``last``
     commits with results. ``baseline_results_dir``: compare each commit with
     the same commit's measurement there (a re-run) instead of with its history.
+    ``confirming``: a paired confirmation follows, so small slowdowns are candidates.
     """
     rules = rules or Rules()
     errors = []
@@ -904,7 +1012,8 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
             baseline_results_dir, machine, on_error=lambda path, err: errors.append(str(err)))
         other_index = {(c.env_name, c.commit): c for c in other}
 
-    gate = Gate(rules, bench, info, resultslib.load_skip_reasons(results_dir, machine))
+    gate = Gate(rules, bench, info, resultslib.load_skip_reasons(results_dir, machine),
+                confirming=confirming)
     for env, series in series_by_env.items():
         if baseline_results_dir is not None:
             def lookup(commit, key, env=env):

@@ -76,7 +76,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import asvconf, dashboard, history
+from . import asvconf, dashboard, history, paired
 from . import gate as gatelib
 from . import results as resultslib
 
@@ -86,6 +86,9 @@ DEFAULT_REPO = "https://github.com/scikit-hep/pyhf.git"
 DEFAULT_WORKDIR = REPO_ROOT / ".asv" / "nightly"
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
+#: Paired confirmations of one night (about 20 s each for a 0.6 s call): the largest ratios
+#: first; candidates beyond them are information, findings by the gate's own rule go to asv.
+MAX_PAIRED_CONFIRMATIONS = 20
 
 
 class NightlyError(RuntimeError):
@@ -595,7 +598,7 @@ class Nightly:
             self.results_dir, self.machine, commits=commits, repo=self.mirror,
             branch=self.args.branch, bench=self.bench, rules=rules,
             report_dir=self.report_dir, commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL,
-            write=False,
+            write=False, confirming=self.args.confirm,
         )
         report.notes += list(notes)
         report.errors += [e for e in errors if e not in report.errors]
@@ -607,7 +610,46 @@ class Nightly:
         return report
 
     def confirm(self, report, slower, rules, config):
-        """Measure each flagged commit and its baseline again, side by side; keep what repeats."""
+        """Time each flagged commit and its baseline again, alternately (A B B A ...); keep
+        what repeats (``paired.py``). A pair the paired runner cannot measure (no asv
+        environment or wheel here) falls back to asv's interleaved rounds, saying so."""
+        scratch = self.workdir / f"confirm-{stamp()}"
+        configs = [config] + [p for p in [self.workdir / "asv.run-legacy.json"] if p.is_file()]
+        fallback = []
+        slower = sorted(slower, key=lambda f: -(f.ratio or 0))
+        slower, over_budget = slower[:MAX_PAIRED_CONFIRMATIONS], slower[MAX_PAIRED_CONFIRMATIONS:]
+        for f in over_budget:
+            if f.candidate:  # below the gate's own rule: without a paired run, not a finding
+                report.findings.remove(f)
+                f.kind = "unconfirmed"
+                f.detail += (f"; not confirmed: beyond the {MAX_PAIRED_CONFIRMATIONS} paired "
+                             "confirmations of a night (largest ratios first)")
+                report.info.append(f)
+            else:
+                fallback.append(f)
+        try:
+            for f in slower:
+                rule = rules.for_label(f.label)
+                self.log(f"confirming {f.label} at {f.commit[:8]} against "
+                         f"{f.baseline_commit[:8]}: {rule.confirm_pairs} alternating pairs")
+                try:
+                    verdict = confirm_paired(f, configs, self.mirror, scratch, rule)
+                except paired.PairedError as err:
+                    self.log(f"paired confirmation of {f.label} not possible ({err}); "
+                             "asv's interleaved rounds instead")
+                    f.detail += f"; paired confirmation not possible ({err})"
+                    fallback.append(f)
+                    continue
+                apply_paired_verdict(report, f, verdict)
+                self.log(f"  {paired.describe(verdict)}: "
+                         f"{'confirmed' if verdict['confirmed'] else 'not confirmed'}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        if fallback:
+            self.confirm_with_asv(report, fallback, rules)
+
+    def confirm_with_asv(self, report, slower, rules):
+        """The fallback: asv re-measures the pairs in interleaved rounds (Mann-Whitney)."""
         scratch = self.workdir / f"confirm-{stamp()}"
         confirm_config = self.write_config("confirm", scratch)
         commits = sorted({c for f in slower for c in (f.baseline_commit, f.commit)})
@@ -903,6 +945,33 @@ class Nightly:
         self.log(f"done: exit status {code} in {self.summary['wall_s']} s"
                  + (f" ({'; '.join(self.summary['broken'])})" if self.summary["broken"] else ""))
         self.log.close()
+
+
+def confirm_paired(finding, configs, mirror, scratch, rule):
+    """The paired verdict of a finding, in the first configuration that has its environment."""
+    last = None
+    for config in configs:
+        try:
+            return paired.confirm_finding(finding, config, mirror, scratch, rule)
+        except paired.PairedError as err:
+            last = err
+            if "no asv environment" not in str(err):
+                raise
+    raise last
+
+
+def apply_paired_verdict(report, finding, verdict):
+    """Record a paired verdict on a ``slower`` finding; an unconfirmed one becomes information."""
+    finding.confirmation = dict(verdict, before=None, after=None, p_value=None)
+    shown = paired.describe(verdict)
+    if verdict["confirmed"]:
+        finding.detail += f"; confirmed side by side ({shown})"
+        return
+    report.findings.remove(finding)
+    finding.kind = "unconfirmed"
+    finding.detail += (f"; NOT confirmed side by side ({shown}; needs the interval above 1 "
+                       f"and reaching x{1 + verdict['threshold']:.2f}): noise or under the threshold")
+    report.info.append(finding)
 
 
 def select_new_commits(branch, stored, pending=(), max_commits=10):
