@@ -118,3 +118,22 @@ def test_the_pallet_mirror_defaults_to_the_local_stand_in(tmp_path, monkeypatch)
     assert asvconf.select_pallet_mirror("/elsewhere", environ={}) == "/elsewhere"
     monkeypatch.setattr(asvconf, "LOCAL_PALLET_MIRROR", tmp_path / "absent")
     assert asvconf.select_pallet_mirror(environ={}) is None
+
+
+@pytest.mark.slow
+def test_the_legacy_preset_resolves_to_numpy_1(tmp_path):
+    # asv installs the matrix one requirement at a time with --upgrade; each must keep NumPy 1.
+    import subprocess
+    import sys
+
+    requirements = [name if not version else f"{name}=={version}"
+                    for name, (version,) in asvconf.MATRIX_PRESETS["legacy"].items()
+                    if not name.startswith("pip+")]
+    report = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+                    "--report", str(report), *requirements], check=True, capture_output=True)
+    installed = {item["metadata"]["name"].lower(): item["metadata"]["version"]
+                 for item in json.loads(report.read_text())["install"]}
+    assert installed["numpy"] == "1.26.4", installed
+    for name in ("iminuit", "matplotlib"):
+        assert asvconf.MATRIX_PRESETS["legacy"][name] != [""], f"{name} unpinned pulls NumPy 2"
