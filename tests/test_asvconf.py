@@ -135,5 +135,9 @@ def test_the_legacy_preset_resolves_to_numpy_1(tmp_path):
     installed = {item["metadata"]["name"].lower(): item["metadata"]["version"]
                  for item in json.loads(report.read_text())["install"]}
     assert installed["numpy"] == "1.26.4", installed
-    for name in ("iminuit", "matplotlib"):
-        assert asvconf.MATRIX_PRESETS["legacy"][name] != [""], f"{name} unpinned pulls NumPy 2"
+    legacy = asvconf.MATRIX_PRESETS["legacy"]
+    for name in ("iminuit", "matplotlib", "ml_dtypes"):
+        assert legacy[name] != [""], f"{name} unpinned pulls NumPy 2"
+    # asv installs the requirements one at a time in this order: jax would bring ml_dtypes 0.7.
+    order = list(legacy)
+    assert order.index("numpy") < order.index("ml_dtypes") < order.index("jax")

@@ -91,11 +91,13 @@ MATRIX_PRESETS = {
     },
     # pyhf v0.6.0 to v0.7.2 call np.product, removed in NumPy 2; up to v0.7.5 the jax
     # backend imports the jax.config module, removed in JAX 0.4.25.
-    # Every package that would pull NumPy 2 is pinned too (iminuit 2.33 and matplotlib 3.11
-    # did: asv installs the requirements one by one with --upgrade).
+    # Every package that would pull NumPy 2 is pinned too (iminuit 2.33, matplotlib 3.11 and
+    # ml_dtypes 0.7 did: asv installs the requirements one by one, in this order).
     "legacy": {
         "numpy": ["1.26.4"], "scipy": ["1.13.1"], "iminuit": ["2.27.0"], "threadpoolctl": [""],
         "psutil": [""], "nvidia-ml-py": [""], "matplotlib": ["3.8.4"],
+        # Before jax: asv installs in this order, and jax's latest ml_dtypes needs NumPy 2.
+        "ml_dtypes": ["0.3.2"],
         "jax": ["0.4.23"], "jaxlib": ["0.4.23"], "torch": ["2.13.0"],
     },
 }
