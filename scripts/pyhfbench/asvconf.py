@@ -94,9 +94,10 @@ MATRIX_PRESETS = {
     # Every package that would pull NumPy 2 is pinned too (iminuit 2.33, matplotlib 3.11 and
     # ml_dtypes 0.7 did: asv installs the requirements one by one, in this order).
     "legacy": {
-        "numpy": ["1.26.4"], "scipy": ["1.13.1"], "iminuit": ["2.27.0"], "threadpoolctl": [""],
+        "numpy": ["1.26.4"], "scipy": ["1.11.4"], "iminuit": ["2.27.0"], "threadpoolctl": [""],
         "psutil": [""], "nvidia-ml-py": [""], "matplotlib": ["3.8.4"],
         # Before jax: asv installs in this order, and jax's latest ml_dtypes needs NumPy 2.
+        # (scipy 1.11: jax 0.4.23 calls scipy.linalg.tril, which scipy 1.13 removed.)
         "ml_dtypes": ["0.3.2"],
         "jax": ["0.4.23"], "jaxlib": ["0.4.23"], "torch": ["2.13.0"],
     },
