@@ -172,3 +172,32 @@ def test_jax_backend_importing_the_removed_jax_config_module_is_a_skip(monkeypat
 
 def test_current_jax_backend_passes_the_jax_config_check():
     pyhf_compat.require_backend("jax")
+
+
+def test_jax_backend_using_the_removed_device_array_is_a_skip(monkeypatch, tmp_path):
+    # pyhf v0.7.2's jax backend, against the JAX installed here (jax.Array since 0.4.14).
+    old_backend = tmp_path / "jax_backend.py"
+    old_backend.write_text("import jax.numpy as jnp\n\narray_type = jnp.DeviceArray\n")
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name == "pyhf.tensor.jax_backend":
+            return importlib.util.spec_from_file_location(name, old_backend)
+        return real_find_spec(name, *args)
+
+    import importlib as importlib_module
+
+    real_import = importlib_module.import_module
+
+    def import_module(name, *args):
+        if name == "pyhf.tensor.jax_backend":
+            spec = importlib.util.spec_from_file_location(name, old_backend)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib_module, "import_module", import_module)
+    with pytest.raises(NotImplementedError, match="jax.numpy.DeviceArray, removed in JAX 0.4.14"):
+        pyhf_compat.require_backend("jax")

@@ -26,7 +26,8 @@ Differences known and handled:
   (and on ``main`` before 2e4b9304 for JAX) it passes ``interpolation=``,
   which NumPy 2 and recent JAX removed: found by calling it.
 * The jax backend up to v0.7.5 does ``from jax.config import config``, a
-  module JAX removed in 0.4.25: found in the backend's source.
+  module JAX removed in 0.4.25, and up to v0.7.2 (main before 8d3bd07) uses
+  ``jnp.DeviceArray``, removed in JAX 0.4.14: both found in the backend's source.
 """
 
 import importlib.util
@@ -146,6 +147,17 @@ def require_jax_config_module_if_imported():
             f"pyhf {pyhf.__version__}'s jax backend imports the jax.config module, removed in "
             f"JAX 0.4.25 (installed: {jax.__version__}); use the legacy environment"
         )
+    try:
+        importlib.import_module("pyhf.tensor.jax_backend")
+    except AttributeError as err:  # up to v0.7.2: jnp.DeviceArray, unguarded
+        if "DeviceArray" not in str(err):
+            raise
+        import jax
+
+        raise NotImplementedError(
+            f"pyhf {pyhf.__version__}'s jax backend uses jax.numpy.DeviceArray, removed in "
+            f"JAX 0.4.14 (installed: {jax.__version__}; pyhf moved to jax.Array in 8d3bd07)"
+        ) from None
 
 
 def require_toys():
