@@ -154,50 +154,45 @@ def test_models_use_the_published_interpolation_codes():
     assert model.config.modifier_settings == pyhf_compat.PUBLISHED_MODIFIER_SETTINGS
 
 
-def test_jax_backend_importing_the_removed_jax_config_module_is_a_skip(monkeypatch, tmp_path):
-    # pyhf v0.7.5's jax backend, as published, against the JAX installed here.
+def fake_jax_backend(monkeypatch, tmp_path, source):
+    """pyhf's jax backend as ``source`` (an old commit's), found and imported in its place."""
+    import importlib as importlib_module
+
     old_backend = tmp_path / "jax_backend.py"
-    old_backend.write_text("from jax.config import config\n\nconfig.update('jax_enable_x64', True)\n")
-    real_find_spec = importlib.util.find_spec
+    old_backend.write_text(source)
+    real_find_spec, real_import = importlib.util.find_spec, importlib_module.import_module
 
     def find_spec(name, *args):
         if name == "pyhf.tensor.jax_backend":
             return importlib.util.spec_from_file_location(name, old_backend)
         return real_find_spec(name, *args)
 
+    def import_module(name, *args, **kwargs):
+        if name != "pyhf.tensor.jax_backend":
+            return real_import(name, *args, **kwargs)
+        module = importlib.util.module_from_spec(find_spec(name))
+        module.__spec__.loader.exec_module(module)
+        return module
+
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib_module, "import_module", import_module)
+
+
+def test_jax_backend_importing_the_removed_jax_config_module_is_a_skip(monkeypatch, tmp_path):
+    # pyhf v0.7.5's jax backend, as published, against the JAX installed here.
+    fake_jax_backend(monkeypatch, tmp_path,
+                     "from jax.config import config\n\nconfig.update('jax_enable_x64', True)\n")
     with pytest.raises(NotImplementedError, match="jax.config module, removed in JAX 0.4.25"):
         pyhf_compat.require_backend("jax")
 
 
-def test_current_jax_backend_passes_the_jax_config_check():
+def test_current_jax_backend_passes_the_jax_checks():
     pyhf_compat.require_backend("jax")
 
 
 def test_jax_backend_using_the_removed_device_array_is_a_skip(monkeypatch, tmp_path):
     # pyhf v0.7.2's jax backend, against the JAX installed here (jax.Array since 0.4.14).
-    old_backend = tmp_path / "jax_backend.py"
-    old_backend.write_text("import jax.numpy as jnp\n\narray_type = jnp.DeviceArray\n")
-    real_find_spec = importlib.util.find_spec
-
-    def find_spec(name, *args):
-        if name == "pyhf.tensor.jax_backend":
-            return importlib.util.spec_from_file_location(name, old_backend)
-        return real_find_spec(name, *args)
-
-    import importlib as importlib_module
-
-    real_import = importlib_module.import_module
-
-    def import_module(name, *args):
-        if name == "pyhf.tensor.jax_backend":
-            spec = importlib.util.spec_from_file_location(name, old_backend)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-        return real_import(name, *args)
-
-    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    monkeypatch.setattr(importlib_module, "import_module", import_module)
+    fake_jax_backend(monkeypatch, tmp_path,
+                     "import jax.numpy as jnp\n\narray_type = jnp.DeviceArray\n")
     with pytest.raises(NotImplementedError, match="jax.numpy.DeviceArray, removed in JAX 0.4.14"):
         pyhf_compat.require_backend("jax")
