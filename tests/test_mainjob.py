@@ -103,6 +103,9 @@ def test_summary_separates_skipped_from_not_selected(tmp_path):
     # 24 combinations: 8 selected (1 measured, 1 failed, 6 NaN = skipped), 16 not selected.
     assert row == {"commit": "c" * 40, mainjob.MEASURED: 1, mainjob.SKIPPED: 6,
                    mainjob.NOT_SELECTED: 16, mainjob.FAILED: 1}
+    # A commit with nothing n/a among the selection has no reason lines.
+    only_measured = mainjob.summarize(tmp_path, "host", [r"time_hypotest\('numpy', 'cpu', 1\)"])
+    assert len(only_measured.splitlines()) == 1
     # Without a selection asv ran everything: every NaN is a skip.
     (everything,) = mainjob.summary_rows(tmp_path, "host")
     assert everything[mainjob.SKIPPED] == 22 and everything[mainjob.NOT_SELECTED] == 0

@@ -215,7 +215,7 @@ def summarize(results_dir, machine, selection=()):
     lines = []
     for row in rows:
         lines.append(format_summary([row]))
-        for reason, count in reasons.get(row["commit"], {}).most_common():
+        for reason, count in sorted(reasons.get(row["commit"], {}).items(), key=lambda i: -i[1]):
             lines.append(f"            n/a x{count}: {reason}")
     return "\n".join(lines)
 
