@@ -104,7 +104,8 @@ MATRIX_PRESETS = {
 }
 
 
-def _has_branch(repo, branch):
+def has_branch(repo, branch):
+    """Whether the local repository ``repo`` has the branch ``branch``."""
     return subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
                            f"refs/heads/{branch}"], capture_output=True).returncode == 0
 
@@ -163,7 +164,7 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
             # A local repository may hold main alone (a fork, a clone): asv refuses
             # configured branches it cannot find, so keep the committed ones it has.
             config["branches"] = [b for b in config["branches"]
-                                  if _has_branch(config["repo"], b)] or config["branches"][:1]
+                                  if has_branch(config["repo"], b)] or config["branches"][:1]
     if branches:
         config["branches"] = list(branches)
     if matrix is not None:

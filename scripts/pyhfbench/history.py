@@ -9,7 +9,7 @@ code that calls ``np.product``) is read from its source, never its version.
 import re
 import subprocess
 
-from .asvconf import REPO_ROOT
+from .mainjob import support_module
 
 #: Releases older than this are not backfilled: they need Python and build tools of their time.
 OLDEST_BACKFILLED_RELEASE = (0, 6, 0)
@@ -27,16 +27,6 @@ def git(repo, *args, check=True):
     if check and result.returncode != 0:
         raise HistoryError(f"git {' '.join(args)} in {repo} failed: {result.stderr.strip()}")
     return result
-
-
-def _pyhf_compat():
-    import sys
-
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from benchmarks.support import pyhf_compat
-
-    return pyhf_compat
 
 
 def release_tags(repo, oldest=OLDEST_BACKFILLED_RELEASE):
@@ -70,7 +60,7 @@ def backend_removals(repo, branch, since=None):
     """First-parent commits of ``branch`` that deleted a pyhf backend module, oldest first."""
     spec = [f"{since}..{branch}" if since else branch]
     out = git(repo, "log", "--first-parent", "--diff-filter=D", "--format=%H", *spec, "--",
-              _pyhf_compat().BACKEND_MODULES_PATHSPEC).stdout
+              support_module("pyhf_compat").BACKEND_MODULES_PATHSPEC).stdout
     return list(reversed(out.split()))
 
 
@@ -107,7 +97,7 @@ def backfill_plan(repo, branch, count, since=None):
 
 def needs_legacy_environment(repo, commit):
     """Whether pyhf's source at ``commit`` calls ``np.product`` (removed in NumPy 2)."""
-    pattern = _pyhf_compat().NUMPY_PRODUCT_CALL.replace(r"\b", r"\<")
+    pattern = support_module("pyhf_compat").NUMPY_PRODUCT_CALL.replace(r"\b", r"\<")
     result = git(repo, "grep", "--quiet", "-E", pattern, commit, "--", "src/pyhf", check=False)
     if result.returncode not in (0, 1):
         raise HistoryError(f"git grep at {commit[:8]} in {repo} failed: {result.stderr.strip()}")

@@ -339,9 +339,8 @@ class Nightly:
     # configuration ------------------------------------------------------
     def write_config(self, name, results_dir, html_dir=None, benchmark_dir=None, matrix=None):
         branches = [self.args.branch]
-        if self.args.branch != history.RELEASE_BRANCH and git(
-                self.mirror, "rev-parse", "--verify", "--quiet",
-                f"refs/heads/{history.RELEASE_BRANCH}", check=False).returncode == 0:
+        if self.args.branch != history.RELEASE_BRANCH and asvconf.has_branch(
+                self.mirror, history.RELEASE_BRANCH):
             branches.append(history.RELEASE_BRANCH)  # the releases, graphed apart from main
         config = asvconf.derive_config(
             repo=self.mirror, branches=branches, matrix=matrix or self.args.matrix,
@@ -835,8 +834,9 @@ class Nightly:
         """asv run history ``commits``, each in the environment its code can run in; the worst
         exit status."""
         statuses = []
+        environment = {c: self.environment_of(c) for c in commits}  # one git grep each
         for env in ("default", "legacy"):
-            group = [c for c in commits if self.environment_of(c) == env]
+            group = [c for c in commits if environment[c] == env]
             if group:
                 if env == "legacy":
                     self.log(f"{len(group)} commit(s) call np.product (NumPy 2 removed it): "
@@ -869,7 +869,8 @@ class Nightly:
                          f"{loaded[commit].env_name} environment here; it is recorded as not "
                          "buildable and not tried again (the asv log has the reason: "
                          f"{self.log.path})")
-        missing = [c for c in commits if c not in self.stored(env_names)]
+        stored = self.stored(env_names)
+        missing = [c for c in commits if c not in stored]
         if missing:
             self.summary["broken"].append(
                 f"no results for backfilled {' '.join(c[:8] for c in missing)}")
@@ -923,7 +924,9 @@ class Nightly:
         report = self.report or gatelib.Report(
             machine=self.machine, commits=list(self.summary.get("commits") or []), findings=[],
             info=[], commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL)
-        for reason in self.summary["broken"] or ["the run broke"]:
+        # The gate's own reasons (nothing measured, no results) already say why: no generic line.
+        generic = [] if report.exit_code == EXIT_BROKEN else ["the run broke"]
+        for reason in self.summary["broken"] or generic:
             if reason not in report.errors:
                 report.errors.append(reason)
         try:
