@@ -21,7 +21,7 @@ import os
 from .bench_utilization import (CHILD_TIMEOUT, GPU_REASON_KEY, GPU_TROUBLE_KEY, WORKLOADS,
                                 Workload, _skip, _Tracks, cache_key, measure_one, precheck)
 from .common import BackendBenchmark, with_params
-from .support import backends, monitor, pallets, tracks
+from .support import backends, monitor, pallets, suite, tracks
 from .support.backends import PRECISIONS
 from .support.suite import quick
 
@@ -62,10 +62,10 @@ class LogpdfScalingWorkload(Workload):
 WORKLOADS[WORKLOAD] = LogpdfScalingWorkload
 
 
-def measure_study(backend, device, seconds=None, batch_sizes=None):
+def measure_study(backend, device, seconds=None, batch_sizes=None, precisions=None):
     """Every precision and batch size on one backend and device (run in a child process)."""
     results = {}
-    for precision, batch in itertools.product(PRECISIONS, batch_sizes or BATCH_SIZES):
+    for precision, batch in itertools.product(precisions or PRECISIONS, batch_sizes or BATCH_SIZES):
         try:
             entry = measure_one(WORKLOAD, backend, device, (precision, batch), seconds)
         except Exception as err:  # out of memory at a large batch, a framework error: that point
@@ -76,14 +76,14 @@ def measure_study(backend, device, seconds=None, batch_sizes=None):
     return {"status": "ok", "results": results}
 
 
-def measure_all(backend_names=None, devices=None, batch_sizes=None):
+def measure_all(backend_names=None, devices=None, batch_sizes=None, precisions=None):
     """setup_cache: every backend and device, one child each (its own GPU context)."""
     try:
         gpu_reason, gpu_trouble = monitor.gpu_unavailable_reason(), None
     except monitor.GpuTrouble as err:
         gpu_reason, gpu_trouble = None, str(err)
     cache = {GPU_REASON_KEY: gpu_reason, GPU_TROUBLE_KEY: gpu_trouble}
-    points = list(itertools.product(PRECISIONS, batch_sizes or BATCH_SIZES))
+    points = list(itertools.product(precisions or PRECISIONS, batch_sizes or BATCH_SIZES))
     for backend, device in itertools.product(backend_names or backends.BACKENDS,
                                              devices or backends.DEVICES):
         reason = precheck(backend, device, gpu_reason)
@@ -94,7 +94,7 @@ def measure_all(backend_names=None, devices=None, batch_sizes=None):
         else:
             child = monitor.run_in_child(f"{__name__.split('.', 1)[1]}:measure_study",
                                          {"backend": backend, "device": device,
-                                          "batch_sizes": batch_sizes},
+                                          "batch_sizes": batch_sizes, "precisions": precisions},
                                          timeout=CHILD_TIMEOUT)
             found = child.get("results") or {}
             outcome = {p: found.get(cache_key(*p), child) for p in points}
@@ -115,7 +115,12 @@ def _listed(name, convert=str):
 
 
 def _study_cache(self):
-    return measure_all(_listed(BACKENDS_ENV), _listed(DEVICES_ENV), _listed(BATCH_SIZES_ENV, int))
+    # In a quick-suite run, only the quick suite's points (each costs seconds of sampling).
+    quick = suite.quick_limits(BatchScaling, "track_throughput")
+    return measure_all(_listed(BACKENDS_ENV) or quick.get("backend"),
+                       _listed(DEVICES_ENV) or quick.get("device"),
+                       _listed(BATCH_SIZES_ENV, int) or quick.get("batch_size"),
+                       quick.get("precision"))
 
 
 _study_cache.timeout = CHILD_TIMEOUT * 2 * len(backends.BACKENDS)

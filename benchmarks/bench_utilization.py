@@ -47,7 +47,7 @@ import sys
 import time
 
 from .common import SUITE_SIZE, BackendBenchmark, with_params
-from .support import backends, monitor, pyhf_compat, tracks
+from .support import backends, monitor, pyhf_compat, suite, tracks
 from .support.backends import PRECISIONS
 
 MIN_SECONDS_ENV = "PYHF_BENCH_MONITOR_SECONDS"
@@ -436,7 +436,8 @@ def _cpu_params(workload):
 # One setup_cache function per workload: asv keys caches by function, so the CPU
 # and the GPU class of a workload share one measurement.
 def _fit_cache(self):
-    return measure_all("fit")
+    # The quick suite's fit tracks (FitCpuUtilization) take one backend.
+    return measure_all("fit", suite.quick_limits(FitCpuUtilization, "track_cpu_percent").get("backend"))
 
 
 def _toys_cache(self):

@@ -12,9 +12,13 @@ process for what is left out (stored as n/a in that run).
 """
 
 import itertools
+import os
 import re
 
 QUICK_ATTRIBUTE = "_quick_params"
+#: Set by the host for a run of the quick suite, so that a setup_cache measuring for a
+#: whole class measures only the quick suite's combinations.
+QUICK_RUN_ENV = "PYHF_BENCH_QUICK_SUITE"
 BENCHMARK_PREFIXES = ("time_", "timeraw_", "track_", "peakmem_", "mem_")
 
 
@@ -59,6 +63,18 @@ def quick_combinations(cls, method):
         # Values this host's parameters lack (a pallet without the mirror) are left out.
         axes.append([v for v in declared.get(name, values) if v in values])
     return list(itertools.product(*axes))
+
+
+def in_quick_run(environ=os.environ):
+    return environ.get(QUICK_RUN_ENV, "") == "1"
+
+
+def quick_limits(cls, method, environ=os.environ):
+    """{param name: values} a setup_cache of ``cls`` measures in this run: in a quick-suite
+    run ``method``'s quick declaration, else {} (everything)."""
+    if not in_quick_run(environ):
+        return {}
+    return dict(quick_declaration(cls, method) or {})
 
 
 def benchmark_name(module, cls, method):

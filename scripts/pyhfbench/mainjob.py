@@ -284,6 +284,8 @@ def main(argv=None):
         if not args.full:
             os.environ.setdefault(support_module("sampling").SAMPLES_ENV, str(QUICK_SAMPLES))
         selection = args.bench or ([] if args.all else quick_suite())
+        if not (args.bench or args.all):
+            os.environ[support_module("suite").QUICK_RUN_ENV] = "1"
         gpu, run_status, walls = gpu_present(), 0, []
         for label, regexes in run_plan(selection, args.by_module):
             bench_args = [arg for regex in bench_selection(regexes, gpu) for arg in ("--bench", regex)]

@@ -325,6 +325,7 @@ class Nightly:
                                or gpu_results_stored(self.results_dir, self.machine))
         self.gpu_trouble_file = self.workdir / f"gpu-trouble-{os.getpid()}.jsonl"
         self.bench = bench_regexes(args.bench, args.quick_suite, gpu=True if self.expect_gpu else None)
+        self.quick_run = bool(args.quick_suite and not args.bench)
         self.commit_url = args.commit_url or committed.get("show_commit_url")
         self.machine_file = str(Path(args.machine_file).resolve()) if args.machine_file else "-"
         self.started = time.monotonic()
@@ -895,6 +896,10 @@ class Nightly:
     def child_env(self, extra=None):
         """The asv child's environment: on a GPU machine, no GPU in a benchmark is trouble."""
         env = dict(os.environ, **(extra or {}))
+        if self.quick_run:
+            from . import mainjob
+
+            env[mainjob.support_module("suite").QUICK_RUN_ENV] = "1"
         if self.expect_gpu:
             env.update(PYHF_BENCH_EXPECT_GPU="1", PYHF_BENCH_GPU_TROUBLE_FILE=str(self.gpu_trouble_file))
         return env
