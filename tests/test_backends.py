@@ -139,7 +139,7 @@ def test_thread_limit_is_applied_and_recorded(monkeypatch):
     import numpy  # noqa: F401  (loads BLAS so threadpoolctl sees it)
 
     monkeypatch.setenv("PYHF_BENCH_THREADS", "1")
-    threads.limit_threads(threads.configured_threads())
+    threads.limit_threads(threads.configured_threads(), force=True)  # whatever an earlier test left
     assert threads.blas_threads_in_use() == 1
 
 

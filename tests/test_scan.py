@@ -398,3 +398,24 @@ def test_parsl_pool_executor(sbottom, tmp_path, monkeypatch):
     serial = run_real("serial", QUICK)
     assert scan.compare_records(serial["records"], parsl["records"]) == []
     assert os.getpid() not in {r["pid"] for r in parsl["records"]}
+
+
+MAIN_THAT_CANNOT_RUN_AGAIN = """
+import sys
+if __name__ != "__main__":  # a spawned worker running this file again, as asv's server script fails
+    raise ImportError("attempted relative import with no known parent package")
+sys.path.insert(0, {root!r})
+from benchmarks.support import scan
+with scan.open_executor("processes", 1, keys=[]) as info:
+    print("answer", info.executor.submit(abs, -3).result())
+"""
+
+
+def test_process_workers_start_under_a_main_script_that_cannot_run_again(tmp_path):
+    """Under asv's forkserver a benchmark's __main__ is asv's server script (the scan
+    benchmark's setup_cache lost every worker there)."""
+    script = tmp_path / "main.py"
+    script.write_text(MAIN_THAT_CANNOT_RUN_AGAIN.format(root=str(REPO_ROOT)))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "answer 3" in done.stdout

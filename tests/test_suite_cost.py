@@ -38,7 +38,8 @@ def test_slow_calls_are_timed_alone_with_fewer_but_at_least_three_samples():
     assert number == 1 and low == high == sampling.MIN_SAMPLES
     number, (low, high, _) = sampling.plan([20.0], samples=7)
     assert number == 1 and low == high == 3  # 60 s of samples
-    assert sampling.plan([5.0], samples=7) == (1, (7, 7, 0.0))
+    assert sampling.plan([5.0], samples=7) == (1, (4, 4, 0.0))  # 20 s of samples
+    assert sampling.plan([2.0], samples=7) == (1, (7, 7, 0.0))
 
 
 def test_samples_come_from_the_environment_and_are_checked():
@@ -89,9 +90,12 @@ def test_prepare_runs_once_per_combination_while_setup_runs_before_every_sample(
     for _ in range(3):
         bench.setup("numpy", "cpu", 1)
     assert _Counting.prepared == [1] and bench.value == 1
-    pilot_calls = _Counting.calls
-    assert pilot_calls >= 1  # the pilot ran once, in the first setup
+    assert _Counting.calls == 0  # no pilot yet: a track_ benchmark never reads number
     assert bench.number >= 1 and bench.repeat[0] == bench.repeat[1] >= sampling.MIN_SAMPLES
+    pilot_calls = _Counting.calls
+    assert pilot_calls >= 1  # the pilot ran once, at asv's first read after setup
+    bench.setup("numpy", "cpu", 1)
+    assert bench.number >= 1 and _Counting.calls == pilot_calls
     bench.setup("numpy", "cpu", 2)
     assert _Counting.prepared == [1, 2] and bench.value == 2
 
@@ -108,7 +112,30 @@ def test_classes_that_opt_out_of_the_pilot_keep_their_own_sampling():
     _Counting.prepared, _Counting.calls = [], 0
     bench = Fixed()
     bench.setup("numpy", "cpu", 1)
-    assert _Counting.calls == 0 and "number" not in vars(bench)
+    assert bench.number is None and bench.repeat is None  # asv's defaults
+    assert _Counting.calls == 0
+
+
+def test_asv_sizes_a_time_benchmark_after_setup_and_a_track_without_a_pilot():
+    pytest.importorskip("pyhf")
+    from asv_runner.benchmarks.time import TimeBenchmark
+    from asv_runner.benchmarks.track import TrackBenchmark
+
+    _Counting.prepared, _Counting.calls = [], 0
+    instance = _Counting()
+    timed = TimeBenchmark("m._Counting.time_it", instance.time_it, [instance.time_it, instance])
+    assert timed.number == 0  # discovery: before setup, asv's default
+    timed.set_param_idx(0)
+    assert not timed.do_setup()
+    assert timed.number >= 1 and _Counting.calls >= 1
+
+    _Counting.prepared, _Counting.calls = [], 0
+    instance = _Counting()
+    instance.track_it = lambda *params: 1.0
+    tracked = TrackBenchmark("m._Counting.track_it", instance.track_it, [instance.track_it, instance])
+    tracked.set_param_idx(0)
+    assert not tracked.do_setup() and tracked.run(*tracked._current_params) == 1.0
+    assert _Counting.prepared == [1] and _Counting.calls == 0
 
 
 def test_setting_the_active_backend_again_is_a_no_op(monkeypatch):

@@ -327,6 +327,24 @@ def require_dask():
 
 
 @contextlib.contextmanager
+def main_hidden_from_spawned_workers():
+    """Spawned workers run the parent's ``__main__`` file again before their first task. In a
+    benchmark under asv's forkserver that file is asv's own server script, which cannot run
+    there (a relative import): every worker died. The workers need nothing from it."""
+    main = sys.modules.get("__main__")
+    saved = {name: vars(main)[name] for name in ("__file__", "__spec__") if main and name in vars(main)}
+    try:
+        if "__file__" in saved:
+            del main.__file__
+        if "__spec__" in saved:
+            main.__spec__ = None
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
+
+
+@contextlib.contextmanager
 def open_executor(kind="processes", workers=None, backend="numpy", blas_threads=1, keys=(),
                   scheduler=None):
     """An executor for a scan, warmed up, closed (and its processes ended) on exit.
@@ -337,6 +355,13 @@ def open_executor(kind="processes", workers=None, backend="numpy", blas_threads=
     it, a ``LocalCluster`` of ``workers`` process workers with one thread each
     on 127.0.0.1. Yields an ``ExecutorInfo``.
     """
+    with main_hidden_from_spawned_workers(), _executor(kind, workers, backend, blas_threads,
+                                                       keys, scheduler) as info:
+        yield info
+
+
+@contextlib.contextmanager
+def _executor(kind, workers, backend, blas_threads, keys, scheduler):
     workers = int(workers or os.cpu_count() or 1)
     keys = tuple(keys)
     make_importable_in_workers()
