@@ -65,6 +65,17 @@ def test_pilot_stops_after_its_time_but_takes_one_call_at_least():
     assert len(sampling.pilot(call, calls=3, seconds=100, clock=clock)) == 3
 
 
+def test_the_pilot_warms_a_fast_call_up_before_timing_it():
+    now, made = [0.0], []
+
+    def call():
+        made.append(now[0])
+        now[0] += 0.01
+
+    times = sampling.pilot(call, calls=7, seconds=0.3, clock=lambda: now[0], warm_seconds=0.2)
+    assert len(times) == 7 and len(made) >= 7 + 19  # about 0.2 s of calls before
+
+
 # --------------------------------------------------------------------------- one-time preparation
 
 

@@ -34,6 +34,11 @@ MAX_SAMPLE_SECONDS = 0.25
 SLOW_SECONDS = 20.0
 PILOT_CALLS = 7
 PILOT_SECONDS = 0.3
+#: Calls before the pilot, for this long. A benchmark process forked by asv's forkserver
+#: pays a copy-on-write page fault at the first write to each page: without it the first
+#: samples of a microsecond call were up to 2.4 times slower than the rest (interquartile
+#: spread up to 100 % in a whole-suite run, docs/suite-cost.md).
+WARM_SECONDS = 0.2
 
 
 def samples_wanted(environ=os.environ):
@@ -55,17 +60,23 @@ def relative_spread(values):
     return (q3 - q1) / median if median > 0 else 0.0
 
 
-def pilot(call, calls=PILOT_CALLS, seconds=PILOT_SECONDS, clock=time.perf_counter):
+def pilot(call, calls=PILOT_CALLS, seconds=PILOT_SECONDS, clock=time.perf_counter,
+          warm_seconds=WARM_SECONDS):
     """Seconds of each of up to ``calls`` timed calls of ``call``, stopping after ``seconds``
-    (at least one call)."""
-    times = []
-    started = clock()
-    while len(times) < calls:
+    (at least one call), after calling it for ``warm_seconds`` (the last of those calls is
+    the first timed one: a call slower than that is made only once more)."""
+    warm_until = clock() + warm_seconds
+    while True:
+        start = clock()
+        call()
+        took = clock() - start
+        if clock() >= warm_until:
+            break
+    times, started = [took], start
+    while len(times) < calls and clock() - started < seconds:
         start = clock()
         call()
         times.append(clock() - start)
-        if clock() - started >= seconds:
-            break
     return times
 
 
