@@ -322,3 +322,24 @@ def test_frameworks_are_preimported_only_in_asvs_forkserver(monkeypatch):
     monkeypatch.setattr(preimport, "modules_to_preimport", lambda: ["json", "no_such_module_here"])
     assert preimport.in_forkserver(["benchmark.py", "run_server"]) == ["json"]
     assert "no_such_module_here" not in sys.modules
+
+
+def test_the_cost_breakdown_reads_asvs_durations_and_setup_caches():
+    from pyhfbench import suitecost
+
+    nan = float("nan")
+    result = {
+        "result_columns": ["result", "params", "version", "started_at", "duration", "stats_number",
+                           "samples"],
+        "results": {
+            "bench_fit.Fit.time_fit": [[0.5, nan], [["'numpy'", "'jax'"]], "1", 0, 12.0, [2, None],
+                                       [[0.5, 0.5, 0.5], None]],
+            "bench_fit.Fit.track_nll": [None, [["'numpy'"]], "1", 0, 3.0, None, None],
+        },
+        "durations": {"<build>": 5.0, "<setup_cache bench_fit:40>": 7.0},
+    }
+    modules, other = suitecost.breakdown(result)
+    fit = modules["bench_fit"]
+    assert (fit["wall_s"], fit["cache_s"], fit["timed_s"]) == (15.0, 7.0, 3.0)
+    assert (fit["measured"], fit["skipped"], fit["failed"]) == (1, 1, 1)
+    assert other == {"<build>": 5.0}

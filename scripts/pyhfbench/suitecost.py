@@ -15,6 +15,7 @@ of starting Python and importing each framework, each in its own process.
 import argparse
 import json
 import math
+import re
 import resource
 import subprocess
 import sys
@@ -35,21 +36,28 @@ def _module(name):
     return name.split(".", 1)[0]
 
 
+_SETUP_CACHE = re.compile(r"^<setup_cache (?P<module>[^:>]+)")
+
+
 def breakdown(result):
-    """{module: {wall_s, timed_s, measured, skipped, failed}} and {other key: seconds}."""
+    """{module: {wall_s, cache_s, timed_s, measured, skipped, failed}} and {other key: seconds}.
+
+    ``wall_s``: asv's ``duration`` of each benchmark (its processes: fork or interpreter,
+    setup, pilot, samples); ``cache_s``: the module's setup_cache runs."""
     columns = result["result_columns"]
-    modules = defaultdict(lambda: {"wall_s": 0.0, "timed_s": 0.0, "measured": 0, "skipped": 0,
-                                   "failed": 0})
+    modules = defaultdict(lambda: {"wall_s": 0.0, "cache_s": 0.0, "timed_s": 0.0, "measured": 0,
+                                   "skipped": 0, "failed": 0})
     for name, row in result["results"].items():
         entry = dict(zip(columns, row))
         values = entry.get("result")
         module = modules[_module(name)]
+        module["wall_s"] += entry.get("duration") or 0.0
         if values is None:
             combos = math.prod(len(p) for p in entry.get("params") or []) or 1
             module["failed"] += combos
             continue
         samples = entry.get("samples") or [None] * len(values)
-        numbers = entry.get("number") or [None] * len(values)
+        numbers = entry.get("stats_number") or [None] * len(values)
         for value, sample, number in zip(values, samples, numbers):
             if value is None:
                 module["failed"] += 1
@@ -61,8 +69,9 @@ def breakdown(result):
                     module["timed_s"] += sum(sample) * (number or 1)
     other = {}
     for key, seconds in (result.get("durations") or {}).items():
-        if key in result["results"]:
-            modules[_module(key)]["wall_s"] += seconds
+        cache = _SETUP_CACHE.match(key)
+        if cache:
+            modules[cache["module"]]["cache_s"] += seconds
         else:
             other[key] = seconds
     return dict(modules), other
@@ -72,17 +81,18 @@ def print_breakdown(path):
     with open(path) as handle:
         result = json.load(handle)
     modules, other = breakdown(result)
-    print(f"{'module':22} {'wall s':>8} {'timed s':>8} {'rest s':>8} {'measured':>9} {'n/a':>5} {'failed':>6}")
+    head = ("module", "wall s", "cache s", "timed s", "rest s", "measured", "n/a", "failed")
+    print(f"{head[0]:22} " + " ".join(f"{h:>8}" for h in head[1:]))
     total = defaultdict(float)
-    for name in sorted(modules, key=lambda m: -modules[m]["wall_s"]):
+    for name in sorted(modules, key=lambda m: -(modules[m]["wall_s"] + modules[m]["cache_s"])):
         m = modules[name]
-        print(f"{name:22} {m['wall_s']:8.0f} {m['timed_s']:8.0f} {m['wall_s'] - m['timed_s']:8.0f} "
-              f"{m['measured']:9d} {m['skipped']:5d} {m['failed']:6d}")
         for key, value in m.items():
             total[key] += value
-    print(f"{'all':22} {total['wall_s']:8.0f} {total['timed_s']:8.0f} "
-          f"{total['wall_s'] - total['timed_s']:8.0f} {int(total['measured']):9d} "
-          f"{int(total['skipped']):5d} {int(total['failed']):6d}")
+    for name, m in [*((n, modules[n]) for n in sorted(
+            modules, key=lambda n: -(modules[n]["wall_s"] + modules[n]["cache_s"]))), ("all", total)]:
+        rest = m["wall_s"] - m["timed_s"]
+        print(f"{name:22} {m['wall_s']:8.0f} {m['cache_s']:8.0f} {m['timed_s']:8.0f} {rest:8.0f} "
+              f"{int(m['measured']):8d} {int(m['skipped']):8d} {int(m['failed']):8d}")
     for key, seconds in sorted(other.items()):
         print(f"{key}: {seconds:.0f} s")
 
