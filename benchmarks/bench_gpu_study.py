@@ -156,7 +156,9 @@ class BatchScaling(_Tracks):
         return gpu[key]
 
     @quick(backend=["numpy"], device=["cpu"], precision=["64b"], batch_size=[1, 1000])
-    @tracks.measurement("points/s", better="higher")
+    # Wall-time based: up to 27 % apart between two runs of identical code on a shared
+    # 2-core VM (docs/nightly-verdicts.md).
+    @tracks.measurement("points/s", better="higher", threshold=0.4)
     def track_throughput(self, *params):
         return self.summary()["points_per_second"]
 

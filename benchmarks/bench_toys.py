@@ -55,7 +55,8 @@ class ToyBasedCLs(BackendBenchmark):
     def time_toybased_hypotest(self, *params):
         self.hypotest()
 
-    @tracks.measurement("toys/s", better="higher")
+    # Wall-time based: 22 % apart between two runs of identical code (docs/nightly-verdicts.md).
+    @tracks.measurement("toys/s", better="higher", threshold=0.4)
     def track_toys_per_second(self, *params):
         start = time.perf_counter()
         self.hypotest()

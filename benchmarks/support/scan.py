@@ -327,19 +327,24 @@ def require_dask():
 
 
 @contextlib.contextmanager
-def main_hidden_from_spawned_workers():
-    """Spawned workers run the parent's ``__main__`` file again before their first task. In a
-    benchmark under asv's forkserver that file is asv's own server script, which cannot run
-    there (a relative import): every worker died. The workers need nothing from it."""
+def spawned_workers_find_this_suite():
+    """Spawned workers import the parent's ``__main__`` file again, and this package by name,
+    along the parent's ``sys.path``. In a benchmark under asv's forkserver, ``__main__`` is
+    asv's server script and the first path entry its folder, which holds asv's own
+    ``benchmarks.py``: every worker died in a relative import there. For the executor's life,
+    ``__main__`` shows no file and the folder holding this suite comes first."""
     main = sys.modules.get("__main__")
     saved = {name: vars(main)[name] for name in ("__file__", "__spec__") if main and name in vars(main)}
+    saved_path = list(sys.path)
     try:
         if "__file__" in saved:
             del main.__file__
         if "__spec__" in saved:
             main.__spec__ = None
+        sys.path.insert(0, make_importable_in_workers())
         yield
     finally:
+        sys.path[:] = saved_path
         for name, value in saved.items():
             setattr(main, name, value)
 
@@ -355,7 +360,7 @@ def open_executor(kind="processes", workers=None, backend="numpy", blas_threads=
     it, a ``LocalCluster`` of ``workers`` process workers with one thread each
     on 127.0.0.1. Yields an ``ExecutorInfo``.
     """
-    with main_hidden_from_spawned_workers(), _executor(kind, workers, backend, blas_threads,
+    with spawned_workers_find_this_suite(), _executor(kind, workers, backend, blas_threads,
                                                        keys, scheduler) as info:
         yield info
 
