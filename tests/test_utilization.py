@@ -118,7 +118,7 @@ def test_cpu_tracks_produce_values(numpy_cache):
     rss = call(bu.InterpolationCpuUtilization, cache, "numpy", "cpu", "4p", method="track_peak_rss")
     assert 0 < cpu < 400
     assert 10 < rss < 10000  # MiB
-    assert bu.InterpolationCpuUtilization.track_cpu_percent.unit == "% of one core [higher is better]"
+    assert bu.InterpolationCpuUtilization.track_cpu_percent.unit == "% of one core [higher is better, 60%, at least 50]"
     assert bu.InterpolationCpuUtilization.track_peak_rss.unit == "MiB [lower is better]"
 
 
