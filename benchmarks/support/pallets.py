@@ -133,11 +133,6 @@ def check_entry(name, entry, path="registry"):
             raise PalletError(f"{where}: likelihood {lname!r}: size must be one of {SIZES}")
 
 
-def pallet_names(registry=None):
-    """Names of all registered pallets, in registry order."""
-    return list((registry or load_registry())["pallets"])
-
-
 def pallet_entry(name, registry=None):
     """The registry entry of pallet ``name``."""
     registry = registry or load_registry()

@@ -462,18 +462,6 @@ def _set_global_observables(workspace, model, data, names):
         offset += n
 
 
-def from_pallet(key, patch_name="signal", corrections=CORRECTIONS, **config_kwargs):
-    """(RootModel, pyhf model, data) for a likelihood key and a patch name
-    (``"signal"``: the pallet's representative signal patch)."""
-    from . import pallets
-
-    if patch_name == "signal":
-        patch_name = pallets.signal_patch(key)
-    model, data = pallets.load_model(key, patch_name, **config_kwargs)
-    data = [float(x) for x in data]
-    return build(model, data, corrections), model, data
-
-
 # --- fitting and testing in ROOT ----------------------------------------------------------
 
 @dataclasses.dataclass

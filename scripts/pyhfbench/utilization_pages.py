@@ -132,16 +132,6 @@ def _add_link(index_html):
     """Put a link to the utilization pages on asv's index page (once)."""
     return asv_index.add_link(index_html, LINK_ID, f"{UTILIZATION_FOLDER}/index.html",
                               "Utilization time series", bottom=8)
-    link = (f'<a id="{LINK_ID}" href="{UTILIZATION_FOLDER}/index.html" style="position:fixed;'
-            'bottom:8px;right:12px;z-index:1000;background:#fff;padding:2px 6px;'
-            'border:1px solid #ccc;font-family:sans-serif;font-size:90%">'
-            'Utilization time series</a>')
-    if "</body>" in text:
-        text = text.replace("</body>", link + "\n</body>", 1)
-    else:
-        text += link
-    index_html.write_text(text)
-    return True
 
 
 def add_utilization_pages(results_dir, html_dir, monitor_dir=None, link=True):
