@@ -116,3 +116,32 @@ def test_nightly_switches_and_bound():
     assert args.explain and args.bisect and args.bisect_builds == 0 and args.explain_rounds == 5
     args = nightly.build_parser().parse_args(["--no-explain", "--no-bisect", "--bisect-builds", "4"])
     assert not args.explain and not args.bisect and args.bisect_builds == 4
+
+
+def test_nightly_explains_each_slowdown_and_a_failure_never_breaks_the_night(tmp_path, monkeypatch):
+    from test_nightly import make_nightly
+
+    from pyhfbench import bisection, explain, paired
+
+    run = make_nightly(tmp_path)
+    built = report()
+    slower, counted, failing = built.findings
+    env = type("Env", (), {"name": "e"})()
+    monkeypatch.setattr(paired, "first_environment", lambda f, configs: env)
+    explained = []
+
+    def explain_finding(f, env_, installs, mirror, commit_url, rounds):
+        explained.append((f.kind, env_.name, rounds, commit_url))
+        return explanation()
+
+    def bisect_finding(f, env_, installs, mirror, rule, bound):
+        raise RuntimeError("git broke")
+
+    monkeypatch.setattr(explain, "explain_finding", explain_finding)
+    monkeypatch.setattr(bisection, "bisect_finding", bisect_finding)
+    run.explain(built, gate.Rules(), [], tmp_path / "scratch")
+    assert explained == [("slower", "e", 5, built.commit_url),
+                         ("more_instructions", "e", 5, built.commit_url)]  # largest ratio first
+    assert slower.bisection == {"error": "RuntimeError: git broke"}
+    assert failing.explanation is None  # not a slowdown
+    assert "not bisected: RuntimeError: git broke" in built.to_markdown()
