@@ -42,6 +42,12 @@ def test_package_of_groups_what_is_outside_pyhf():
     assert explain.package_of(("/e/lib/python3.11/site-packages/scipy/optimize/x.py", 1, "f")) == "scipy"
     assert explain.package_of(("~", 0, "<method 'reduce' of 'numpy.ufunc' objects>")) == "numpy"
     assert explain.package_of(("~", 0, "<built-in method builtins.len>")) == "built-ins"
+    assert explain.package_of(("~", 0, "<method 'append' of 'list' objects>")) == "built-ins"
+    assert explain.package_of(("~", 0, "<built-in method time.process_time>")) == "built-ins"
+    assert explain.package_of(("~", 0, "<method 'disable' of '_lsprof.Profiler' objects>")) == \
+        "_lsprof"  # the profiler's own: left out (HARNESS_PACKAGES)
+    assert explain.package_of(
+        ("~", 0, "<built-in method numpy.core._multiarray_umath.implement_array_function>")) == "numpy"
     assert explain.package_of(("/usr/lib/python3.11/copy.py", 1, "deepcopy")) == \
         "python standard library"
 

@@ -44,10 +44,12 @@ def package_of(func):
     area = area_of(func)
     if area is not None:
         return area if area.startswith(("benchmarks", "python")) else area.split(".")[0]
+    # A built-in: by the module of its type or its own (numpy.ufunc, numpy.core._multiarray_umath);
+    # list, dict, builtins.len, time.process_time... are the interpreter's own.
     name = func[2]
     owner = re.search(r"of '([\w.]+)' objects", name) or re.search(r"built-in method ([\w.]+)\.", name)
-    top = owner.group(1).split(".")[0].lstrip("_") if owner else "builtins"
-    return "built-ins" if top in ("builtins", "", "abc", "functools", "operator") else top
+    module = owner.group(1) if owner else ""
+    return module.split(".")[0] if "." in module else "built-ins"
 
 
 def key_of(row, pyhf_root):

@@ -28,6 +28,10 @@ def _delta(before, after):
     return f"{sign}{_seconds(abs(after - before))}"
 
 
+def _duration(seconds):
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
 def _percent(fraction):
     return "new" if math.isinf(fraction) else f"{100 * fraction:+.0f} %"
 
@@ -96,10 +100,9 @@ def _bisected_note(report, finding):
     found = finding.bisection
     if not found or found.get("error"):
         return f" (not bisected: {found['error']})" if found else ""
-    minutes = found["seconds"] / 60
     if found["found"]:
         return (f" (bisected in {found['range']} commits: {found['measured']} measured, "
-                f"{found['builds']} builds, {minutes:.1f} min)")
+                f"{found['builds']} builds, {_duration(found['seconds'])})")
     return (f" (somewhere after {report.commit_link(found['last_good'])} up to "
             f"{report.commit_link(found['first_bad'])}: the bound of {found['bound']} "
             "measurements was reached)")
@@ -149,7 +152,7 @@ def _explanation_lines(report, found, commit):
         f"taken alternately, medians: {_seconds(found['total_before'])} before, "
         f"{_seconds(found['total_after'])} after (profiled; cProfile slows pure-Python code "
         f"more than compiled code). Ranked by the growth of the function's own cost; outside "
-        f"pyhf, by package. {found['builds']} builds, {found['seconds'] / 60:.1f} min.", "",
+        f"pyhf, by package. Cost: {found['builds']} builds, {_duration(found['seconds'])}.", "",
         f"| function | source at {report.commit_link(commit)} | own before | own after | Δ own "
         "| inclusive before | inclusive after | Δ inclusive |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -185,7 +188,7 @@ def _bisection_lines(report, found):
             f"{report.commit_link(found['last_good'])}, up to {report.commit_link(found['first_bad'])}")
     lines = [f"**Bisected** ({found['method']}, {found['range']} commits in the range, at most "
              f"{found['bound']} measured): {head}. Cost: {found['measured']} commits measured, "
-             f"{found['builds']} new builds, {found['seconds'] / 60:.1f} min; "
+             f"{found['builds']} new builds, {_duration(found['seconds'])}; "
              f"{_cell(found['criterion'])}.", "",
              "| commit | measured | shows it |", "| --- | --- | --- |"]
     lines += [f"| {report.commit_link(s['commit'])} | {_cell(s['shown'])} | "

@@ -34,12 +34,19 @@ Steps, each safe to repeat:
    symlink to it in one rename;
 8. optionally commit the results to git (``--commit-results``: the results
    folder is a checkout of a results branch, as in astropy-benchmarks),
-   push them (``--push-results``) and push the html to a gh-pages branch
-   (``--push-html URL``);
+   push them (``--push-results``) and, after the gate (step 10), push the
+   html to a gh-pages branch (``--push-html URL``);
 9. run the gate (``scripts/pyhfbench/gate.py``) on the commits of this run
    and, for time findings, confirm them (``--confirm``, default): the flagged
    commit and its baseline are measured again side by side (interleaved asv
-   rounds) and a finding stands only when the pair shows it again.
+   rounds) and a finding stands only when the pair shows it again;
+10. explain each slowdown (``slower``, ``more_instructions``; ``--no-explain``
+   turns it off): where the cost went between the baseline and the flagged
+   commit (``explain.py``, cProfile of both alternately) and, where several
+   commits lie between them, the first that shows it (``bisection.py``, at
+   most ``--bisect-builds`` commits measured, by default ceil(log2 N) + 2);
+   the report gets one sentence per finding on top, and goes onto the
+   dashboard (``html/regressions/``) before the html is pushed.
 
 Exit status: 0 clean (including "no new commits"), 1 findings (the gate's
 ``regressions.md`` says which), 2 the run itself broke, whatever the cause:
