@@ -52,5 +52,5 @@ def add_regressions_page(report, html_dir):
             f"{render(markdown)}</body></html>\n")
     index = resultslib.atomic_write_text(out / "index.html", page)
     asv_index.add_link(html_dir / "index.html", LINK_ID, f"{FOLDER}/index.html",
-                       f"Regressions: {report.status}", bottom=64)
+                       "Regressions of the last night", bottom=64)
     return index
