@@ -88,7 +88,7 @@ def test_a_slowdown_several_commits_back_is_explained_and_bisected(lab):
               f"bisection {found['measured']} measured, {found['builds']} builds, "
               f"{found['seconds']:.0f} s")
     short = next(line for line in run.markdown.splitlines() if line.startswith("**In short.**"))
-    assert short.count(f"'{SUBJECT}' made `{FUNCTION}`") == 2
+    assert short.count(f"'{SUBJECT}' made [`{FUNCTION}`](https://example.org/pyhf/blob/{tip}/") == 2
     assert re.search(r"time_hypotest \(numpy, cpu, 10\) \d+ % slower", short)
     assert "### Where the cost went" in run.markdown
     page = lab.html / regressions_page.FOLDER / "index.html"

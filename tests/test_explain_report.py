@@ -68,7 +68,8 @@ def test_the_top_paragraph_has_one_sentence_per_finding():
     short = lines[2]
     assert short.startswith("**In short.** ")
     assert (f"[`bbbbbbbb`](https://github.com/scikit-hep/pyhf/commit/{SLOW}) "
-            f"'numpy backend: extra | passes' made `{FUNCTION}` 1950 % more expensive; "
+            f"'numpy backend: extra | passes' made [`{FUNCTION}`]({explanation()['functions'][0]['url']}) "
+            "1950 % more expensive; "
             "time_hypotest (numpy, cpu, 10) 80 % slower (bisected in 6 commits: 5 measured, "
             "3 builds, 2.0 min).") in short
     assert ("'docs: tip' made baseline hypotest 10 bins (numpy) 30.0 % more instructions "
@@ -107,6 +108,7 @@ def test_the_dashboard_page_links_each_slowdown_to_its_graph(tmp_path):
             'commits=aaaaaaaa-cccccccc"') in text
     assert regressions_page.LINK_ID in (html_dir / "index.html").read_text()
     assert (html_dir / "regressions" / "regressions.md").is_file()
+    assert "<script" not in regressions_page.render("'<script>alert(1)</script>' made ...")
     # Without a published dashboard, regressions.md itself has no dashboard links.
     assert "On the dashboard" not in report().to_markdown()
 

@@ -86,9 +86,9 @@ def sentence(report, finding):
     top = _top_function(finding)
     if top:
         change = growth(top["incl_before"], top["incl_after"])
-        made = (f"made `{top['function']}` {100 * change:.0f} % more expensive"
-                if not math.isinf(change) else
-                f"added `{top['function']}` ({_seconds(top['incl_after'])} a call)")
+        name = f"[`{top['function']}`]({top['url']})" if top.get("url") else f"`{top['function']}`"
+        made = (f"made {name} {100 * change:.0f} % more expensive" if not math.isinf(change)
+                else f"added {name} ({_seconds(top['incl_after'])} a call)")
         text = f"{who} {made}; {_what(finding)}"
     else:
         why = (finding.explanation or {}).get("error")
