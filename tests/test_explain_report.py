@@ -107,6 +107,8 @@ def test_the_dashboard_page_links_each_slowdown_to_its_graph(tmp_path):
             "machine=m&amp;p-backend=%27numpy%27&amp;p-device=%27cpu%27&amp;p-n_bins=10&amp;"
             'commits=aaaaaaaa-cccccccc"') in text
     assert regressions_page.LINK_ID in (html_dir / "index.html").read_text()
+    # every finding of the page's tables links to its graph, not only the explained ones
+    assert text.count('">graph</a>') == 3
     assert (html_dir / "regressions" / "regressions.md").is_file()
     assert "<script" not in regressions_page.render("'<script>alert(1)</script>' made ...")
     # Without a published dashboard, regressions.md itself has no dashboard links.

@@ -128,6 +128,12 @@ def graph_link(report, finding):
     return f"{report.dashboard_url.rstrip('/')}/index.html#{finding.benchmark}?{text}"
 
 
+def graph_note(report, finding):
+    """A finding's note, led by the link to its graph where the dashboard's address is known."""
+    link = graph_link(report, finding)
+    return (f"[graph]({link}) " if link else "") + (finding.detail or "")
+
+
 def details(report, finding):
     """Lines under a finding's table: where the cost went, and the bisection."""
     if finding.kind not in SLOWDOWNS or not (finding.explanation or finding.bisection):

@@ -815,7 +815,8 @@ class Report:
             p = "—" if f.p_value is None else f"{f.p_value:.2g}"
             lines.append("| " + " | ".join([
                 _code(f.benchmark), _params_md(f.params), _fmt(f.before), _fmt(f.after),
-                ratio, p, self.range_link(f.baseline_commit, f.commit), f.detail or ""]) + " |")
+                ratio, p, self.range_link(f.baseline_commit, f.commit),
+                explain_report.graph_note(self, f)]) + " |")
         lines.append("")
         for f in items:
             lines += explain_report.details(self, f)
