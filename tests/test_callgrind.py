@@ -36,6 +36,20 @@ def test_a_crashing_workload_is_an_error_and_the_others_still_count(tmp_path):
     assert isinstance(counts["good"], int)
 
 
+@needs_valgrind
+def test_the_child_takes_an_extra_environment_but_keeps_the_fixed_conditions(tmp_path):
+    """The bisection puts another pyhf first on PYTHONPATH: a module found only there is counted."""
+    (tmp_path / "elsewhere.py").write_text(
+        "import os\n"
+        "def prepare():\n"
+        "    assert os.environ['PYTHONHASHSEED'] == '0'\n"
+        "    return lambda: sum(i * i for i in range(1000))\n")
+    counts = callgrind.count({"there": ["prepare"]}, module="elsewhere",
+                             library=callgrind.build_library(tmp_path),
+                             env={"PYTHONPATH": str(tmp_path), "PYTHONHASHSEED": "1"})
+    assert isinstance(counts["there"], int), counts
+
+
 def test_without_valgrind_the_lane_is_na_with_the_reason(tmp_path, monkeypatch):
     python_only = tmp_path / "bin"
     python_only.mkdir()

@@ -65,8 +65,9 @@ BREAK_BUILD = {"pyproject.toml": [
 FIX_BUILD = {"pyproject.toml": [(b, a) for a, b in BREAK_BUILD["pyproject.toml"]]}
 
 
-def copy_suite(root):
-    """The suite's baseline module with the code it imports, alone, in a checkout-like ``root``.
+def copy_suite(root, modules=("bench_baseline.py",)):
+    """The suite's baseline module (or ``modules``) with the code it imports, alone, in a
+    checkout-like ``root``.
 
     ``root/benchmarks`` holds ``common.py``, ``support/`` and ``bench_baseline.py``;
     ``root/pallets`` the pallet registry, which the support code finds beside
@@ -75,7 +76,7 @@ def copy_suite(root):
     source = REPO_ROOT / "benchmarks"
     dest = root / "benchmarks"
     dest.mkdir(parents=True)
-    for name in ("__init__.py", "common.py", "bench_baseline.py"):
+    for name in ("__init__.py", "common.py", *modules):
         shutil.copy2(source / name, dest / name)
     shutil.copytree(source / "support", dest / "support",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -92,11 +93,12 @@ def git(repo, *args):
 class Lab:
     """A local pyhf repository, the nightly's folders, and a way to run it."""
 
-    def __init__(self, work):
+    def __init__(self, work, modules=("bench_baseline.py",), bench=(BENCH,), machine=MACHINE):
         self.work = work
+        self.bench, self.machine = list(bench), machine
         self.repo = clone_pyhf_history(work / "pyhf")
         self.commits = {"main": git(self.repo, "rev-parse", "main")}
-        self.suite = copy_suite(work / "suite")
+        self.suite = copy_suite(work / "suite", modules)
         self.results = work / "results-branch" / "results"
         self.results.mkdir(parents=True)
         git(self.results.parent, "init", "--quiet", "--initial-branch=results")
@@ -115,19 +117,20 @@ class Lab:
     def command(self, *extra):
         return [
             sys.executable, str(REPO_ROOT / "scripts" / "nightly"),
-            "--repo", str(self.repo), "--machine", MACHINE,
+            "--repo", str(self.repo), "--machine", self.machine,
             "--machine-file", str(self.work / "asv-machine.json"),
-            "--matrix", "numpy", "--bench", BENCH, "--threshold", THRESHOLD,
+            "--matrix", "numpy", *[arg for b in self.bench for arg in ("--bench", b)],
+            "--threshold", THRESHOLD,
             "--workdir", str(self.workdir), "--results-dir", str(self.results),
             "--html-dir", str(self.html), "--env-dir", str(ENV_DIR),
             "--benchmark-dir", str(self.suite), "--report-dir", str(self.reports),
             "--commit-url", "https://example.org/pyhf/commit/", "--confirm-rounds", "2", *extra,
         ]
 
-    def nightly(self, *extra, name=None):
+    def nightly(self, *extra, name=None, timeout=900):
         started = time.monotonic()
         proc = subprocess.run(self.command(*extra), capture_output=True, text=True,
-                              cwd=REPO_ROOT, timeout=900)
+                              cwd=REPO_ROOT, timeout=timeout)
         self.timings[name or " ".join(extra) or "run"] = round(time.monotonic() - started, 1)
         run = Run(proc, self)
         print(f"--- nightly {name}: exit {proc.returncode} in {self.timings[name or ' '.join(extra) or 'run']} s")
@@ -135,7 +138,7 @@ class Lab:
         return run
 
     def result_file(self, commit):
-        found = list((self.results / MACHINE).glob(f"{commit[:8]}-*.json"))
+        found = list((self.results / self.machine).glob(f"{commit[:8]}-*.json"))
         return found[0] if found else None
 
     def values(self, commit):

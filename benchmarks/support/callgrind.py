@@ -139,11 +139,13 @@ def parse_dumps(directory, prefix):
 
 
 def count(workloads, module="benchmarks.support.instruction_workloads", python=None,
-          timeout=1800, library=None):
+          timeout=1800, library=None, env=None):
     """Count the instructions of each workload's measured call in one valgrind child.
 
     ``workloads``: {label: [function name in ``module``, *arguments]}; the function
     returns the zero-argument callable to count (everything before it is not counted).
+    ``env``: extra environment of the child, e.g. ``PYTHONPATH`` with another pyhf first
+    (the bisection's); the fixed conditions of ``DETERMINISTIC_ENV`` still apply.
     Returns {label: int instructions, or an error/skip description (dict)}.
     Raises Unavailable when counts cannot be taken here at all.
     """
@@ -158,9 +160,10 @@ def count(workloads, module="benchmarks.support.instruction_workloads", python=N
         command = setarch_prefix() + [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", "--quiet",
             f"--callgrind-out-file={scratch}/callgrind.out", python or sys.executable, "-c", code]
-        env = dict(os.environ, **DETERMINISTIC_ENV)
+        child_env = {**os.environ, **(env or {}), **DETERMINISTIC_ENV}
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                  env=child_env)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"the callgrind child took more than {timeout} s") from None
         counts = parse_dumps(scratch, "callgrind.out")

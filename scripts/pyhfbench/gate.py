@@ -93,6 +93,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import explain_report
 from . import results as resultslib
 from .results import FAILED, OK, SKIPPED
 
@@ -264,6 +265,8 @@ class Finding:
     confirmation: dict = None  # scripts/nightly's side-by-side re-measurement, if any
     beside: dict = None  # instruction findings: the time of the same workload, before and after
     candidate: bool = False  # slower only as a candidate for the paired confirmation
+    explanation: dict = None  # scripts/nightly: where the cost went (explain.py)
+    bisection: dict = None  # scripts/nightly: the range's first commit that shows it (bisection.py)
 
     @property
     def is_regression(self):
@@ -682,6 +685,7 @@ class Report:
     rules: dict = None
     commit_url: str = DEFAULT_COMMIT_URL
     subjects: dict = field(default_factory=dict)
+    dashboard_url: str = None  # the published dashboard: each slowdown links to its graph
     generated_at: str = field(
         default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"))
@@ -741,6 +745,7 @@ class Report:
             headline = "no findings"
         lines.append(f"# pyhf benchmarks on `{self.machine}`: {headline}")
         lines.append("")
+        lines += explain_report.paragraph(self)
         if self.commits:
             shown = ", ".join(
                 self.commit_link(c) + (f" {self.subjects[c]}" if self.subjects.get(c) else "")
@@ -810,8 +815,11 @@ class Report:
             p = "—" if f.p_value is None else f"{f.p_value:.2g}"
             lines.append("| " + " | ".join([
                 _code(f.benchmark), _params_md(f.params), _fmt(f.before), _fmt(f.after),
-                ratio, p, self.range_link(f.baseline_commit, f.commit), f.detail or ""]) + " |")
+                ratio, p, self.range_link(f.baseline_commit, f.commit),
+                explain_report.graph_note(self, f)]) + " |")
         lines.append("")
+        for f in items:
+            lines += explain_report.details(self, f)
         return lines
 
 

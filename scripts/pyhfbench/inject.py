@@ -7,8 +7,15 @@ real extra work on the CPU (not a sleep), and a deterministic number of extra
 instructions. Put ``dest`` first on ``sys.path`` (PYTHONPATH) to use it.
 ``loops_for(fraction, ...)`` sizes the loop for a wanted slowdown. Used by
 the sensitivity runs in docs/gate-lanes.md.
+
+``slowed_source(text, function, loops)`` puts such a loop at the top of one
+function's body in a source file's text, so that the function's own cost
+grows: a commit on a local pyhf history (``localrepo.add_commit``) or a copy
+of the installed pyhf (``copy_pyhf``) with a slowdown in one known place,
+which the explanation of a slowdown must name (docs/regression-reports.md).
 """
 
+import re
 import shutil
 from pathlib import Path
 
@@ -33,14 +40,35 @@ _injected_pdf.Model.logpdf = _injected_logpdf(_injected_pdf.Model.logpdf)
 '''
 
 
-def write_slowed_pyhf(dest, loops):
-    """Copy the importable pyhf to ``dest/pyhf`` with ``loops`` extra iterations per logpdf."""
+def copy_pyhf(dest):
+    """A copy of the importable pyhf package in ``dest/pyhf``; returns that folder."""
     import pyhf
 
     source = Path(pyhf.__file__).resolve().parent
     target = Path(dest) / "pyhf"
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def slowed_source(text, function, loops):
+    """``text`` with ``loops`` iterations of a pure-Python loop first in ``def function``'s body."""
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if re.match(rf"\s*def {function}\(", line)]
+    if len(starts) != 1:
+        raise ValueError(f"{len(starts)} definitions of {function}() in the text, not one")
+    indent = re.match(r"\s*", lines[starts[0]]).group(0) + "    "
+    end = starts[0]
+    while not lines[end].split("#")[0].rstrip().endswith(":"):
+        end += 1
+    loop = (f"{indent}for _injected in range({int(loops)}):  # injected by pyhf-benchmarks\n"
+            f"{indent}    pass\n")
+    return "".join(lines[: end + 1]) + loop + "".join(lines[end + 1:])
+
+
+def write_slowed_pyhf(dest, loops):
+    """Copy the importable pyhf to ``dest/pyhf`` with ``loops`` extra iterations per logpdf."""
+    target = copy_pyhf(dest)
     init = target / "__init__.py"
     init.write_text(init.read_text() + PATCH.format(loops=int(loops)))
     return Path(dest)

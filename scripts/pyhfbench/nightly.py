@@ -34,12 +34,19 @@ Steps, each safe to repeat:
    symlink to it in one rename;
 8. optionally commit the results to git (``--commit-results``: the results
    folder is a checkout of a results branch, as in astropy-benchmarks),
-   push them (``--push-results``) and push the html to a gh-pages branch
-   (``--push-html URL``);
+   push them (``--push-results``) and, after the gate (step 10), push the
+   html to a gh-pages branch (``--push-html URL``);
 9. run the gate (``scripts/pyhfbench/gate.py``) on the commits of this run
    and, for time findings, confirm them (``--confirm``, default): the flagged
    commit and its baseline are measured again side by side (interleaved asv
-   rounds) and a finding stands only when the pair shows it again.
+   rounds) and a finding stands only when the pair shows it again;
+10. explain each slowdown (``slower``, ``more_instructions``; ``--no-explain``
+   turns it off): where the cost went between the baseline and the flagged
+   commit (``explain.py``, cProfile of both alternately) and, where several
+   commits lie between them, the first that shows it (``bisection.py``, at
+   most ``--bisect-builds`` commits measured, by default ceil(log2 N) + 2);
+   the report gets one sentence per finding on top, and goes onto the
+   dashboard (``html/regressions/``) before the html is pushed.
 
 Exit status: 0 clean (including "no new commits"), 1 findings (the gate's
 ``regressions.md`` says which), 2 the run itself broke, whatever the cause:
@@ -76,7 +83,8 @@ import time
 import traceback
 from pathlib import Path
 
-from . import asvconf, dashboard, history, paired
+from . import asvconf, bisection, dashboard, explain_report, history, paired, regressions_page
+from . import explain as explainlib
 from . import gate as gatelib
 from . import results as resultslib
 
@@ -89,6 +97,8 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
 #: Paired confirmations of one night (about 20 s each for a 0.6 s call): the largest ratios
 #: first; candidates beyond them are information, findings by the gate's own rule go to asv.
 MAX_PAIRED_CONFIRMATIONS = 20
+#: Slowdowns explained (profiled, bisected) in one night, the largest first.
+MAX_EXPLAINED = 6
 
 
 class NightlyError(RuntimeError):
@@ -584,6 +594,25 @@ class Nightly:
                     env=env, cwd=source, log=self.log)
         self.log(f"html pushed to the gh-pages branch of {_redact(remote)}")
 
+    def try_step(self, step):
+        try:
+            step()
+        except NightlyError as err:
+            self.log(str(err))
+            self.summary["broken"].append(str(err))
+
+    def publish_regressions(self):
+        """The gate's report into the published html (``regressions_page.py``), when both exist."""
+        if self.report is None or self.args.no_publish or not self.html_dir.exists():
+            return
+        try:
+            page = regressions_page.add_regressions_page(self.report, self.html_dir.resolve())
+        except Exception as err:  # the report dir still has it
+            self.log(f"regressions page not added: {type(err).__name__}: {err}")
+            return
+        if page:
+            self.log(f"regressions page: {page}")
+
     # gate -----------------------------------------------------------------
     def rules(self):
         rules = gatelib.Rules.from_file(self.args.gate_config) if self.args.gate_config else \
@@ -603,18 +632,52 @@ class Nightly:
         report.notes += list(notes)
         report.errors += [e for e in errors if e not in report.errors]
         self.report = report
-        slower = [f for f in report.findings if f.kind == "slower"]
-        if slower and self.args.confirm:
-            self.confirm(report, slower, rules, config)
+        report.dashboard_url = self.args.dashboard_url
+        configs = [config] + [p for p in [self.workdir / "asv.run-legacy.json"] if p.is_file()]
+        scratch = self.workdir / f"paired-{stamp()}"  # pyhf installs shared by all three steps
+        try:
+            slower = [f for f in report.findings if f.kind == "slower"]
+            if slower and self.args.confirm:
+                self.confirm(report, slower, rules, configs, scratch)
+            if self.args.explain:
+                self.explain(report, rules, configs, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         gatelib.write_reports(report, self.report_dir)
         return report
 
-    def confirm(self, report, slower, rules, config):
+    def explain(self, report, rules, configs, scratch):
+        """For each slowdown (largest first, at most ``MAX_EXPLAINED``): where the cost went
+        (``explain.py``) and, over a range of several commits, the first commit that shows it
+        (``bisection.py``). Either may fail, saying why in the report; the night goes on."""
+        slowdowns = sorted((f for f in report.findings if f.kind in explain_report.SLOWDOWNS),
+                           key=lambda f: -explain_report.slowdown_ratio(f))
+        installs = {}
+        for f in slowdowns[:MAX_EXPLAINED]:
+            try:
+                env = paired.first_environment(f, configs)
+            except paired.PairedError as err:
+                f.explanation = {"error": str(err)}
+                continue
+            built = installs.setdefault(env.name, paired.Installs(env, self.mirror, scratch))
+            self.log(f"explaining {f.label} at {f.commit[:8]} against {f.baseline_commit[:8]}: "
+                     f"{self.args.explain_rounds} profiles a side, alternately")
+            f.explanation = attempt(lambda: explainlib.explain_finding(
+                f, env, built, self.mirror, report.commit_url, self.args.explain_rounds), self.log)
+            if self.args.bisect:
+                self.log(f"bisecting {f.baseline_commit[:8]}..{f.commit[:8]} on {f.label}")
+                f.bisection = attempt(lambda: bisection.bisect_finding(
+                    f, env, built, self.mirror, rules.for_label(f.label),
+                    self.args.bisect_builds or None), self.log)
+                if f.bisection and not f.bisection.get("error"):
+                    self.log(f"  first shows it: {f.bisection['first_bad'][:8]} "
+                             f"({f.bisection['measured']} measured, {f.bisection['builds']} "
+                             f"builds, {f.bisection['seconds']:.0f} s)")
+
+    def confirm(self, report, slower, rules, configs, scratch):
         """Time each flagged commit and its baseline again, alternately (A B B A ...); keep
         what repeats (``paired.py``). A pair the paired runner cannot measure (no asv
         environment or wheel here) falls back to asv's interleaved rounds, saying so."""
-        scratch = self.workdir / f"confirm-{stamp()}"
-        configs = [config] + [p for p in [self.workdir / "asv.run-legacy.json"] if p.is_file()]
         fallback = []
         slower = sorted(slower, key=lambda f: -(f.ratio or 0))
         slower, over_budget = slower[:MAX_PAIRED_CONFIRMATIONS], slower[MAX_PAIRED_CONFIRMATIONS:]
@@ -627,24 +690,21 @@ class Nightly:
                 report.info.append(f)
             else:
                 fallback.append(f)
-        try:
-            for f in slower:
-                rule = rules.for_label(f.label)
-                self.log(f"confirming {f.label} at {f.commit[:8]} against "
-                         f"{f.baseline_commit[:8]}: {rule.confirm_pairs} alternating pairs")
-                try:
-                    verdict = confirm_paired(f, configs, self.mirror, scratch, rule)
-                except paired.PairedError as err:
-                    self.log(f"paired confirmation of {f.label} not possible ({err}); "
-                             "asv's interleaved rounds instead")
-                    f.detail += f"; paired confirmation not possible ({err})"
-                    fallback.append(f)
-                    continue
-                apply_paired_verdict(report, f, verdict)
-                self.log(f"  {paired.describe(verdict)}: "
-                         f"{'confirmed' if verdict['confirmed'] else 'not confirmed'}")
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        for f in slower:
+            rule = rules.for_label(f.label)
+            self.log(f"confirming {f.label} at {f.commit[:8]} against "
+                     f"{f.baseline_commit[:8]}: {rule.confirm_pairs} alternating pairs")
+            try:
+                verdict = confirm_paired(f, configs, self.mirror, scratch, rule)
+            except paired.PairedError as err:
+                self.log(f"paired confirmation of {f.label} not possible ({err}); "
+                         "asv's interleaved rounds instead")
+                f.detail += f"; paired confirmation not possible ({err})"
+                fallback.append(f)
+                continue
+            apply_paired_verdict(report, f, verdict)
+            self.log(f"  {paired.describe(verdict)}: "
+                     f"{'confirmed' if verdict['confirmed'] else 'not confirmed'}")
         if fallback:
             self.confirm_with_asv(report, fallback, rules)
 
@@ -794,18 +854,16 @@ class Nightly:
             except Exception as err:  # not only NightlyError: a failed publish is a broken night
                 self.summary["broken"].append(f"publish failed: {type(err).__name__}: {err}")
         # Git and pushes may fail (network, credentials): the gate still runs and reports.
-        for wanted, step in ((args.commit_results, lambda: self.commit_results(gated_run + backfill)),
-                             (args.push_html, lambda: self.push_html(args.push_html))):
-            if wanted:
-                try:
-                    step()
-                except NightlyError as err:
-                    self.log(str(err))
-                    self.summary["broken"].append(str(err))
-
+        if args.commit_results:
+            self.try_step(lambda: self.commit_results(gated_run + backfill))
         rules = self.rules()
-        report = self.gate(to_gate, rules, configs["default"], notes=notes,
-                           errors=self.summary["broken"])
+        try:
+            report = self.gate(to_gate, rules, configs["default"], notes=notes,
+                               errors=self.summary["broken"])
+        finally:  # the night's report on the dashboard, then the dashboard pushed
+            self.publish_regressions()
+            if args.push_html:
+                self.try_step(lambda: self.push_html(args.push_html))
         self.summary["gate"] = {"status": report.status, "findings": len(report.findings),
                                 "report": str(self.report_dir / "regressions.md")}
         gatelib.print_summary(report)
@@ -957,15 +1015,18 @@ class Nightly:
 
 def confirm_paired(finding, configs, mirror, scratch, rule):
     """The paired verdict of a finding, in the first configuration that has its environment."""
-    last = None
-    for config in configs:
-        try:
-            return paired.confirm_finding(finding, config, mirror, scratch, rule)
-        except paired.PairedError as err:
-            last = err
-            if "no asv environment" not in str(err):
-                raise
-    raise last
+    env = paired.first_environment(finding, configs)
+    return paired.confirm_finding(finding, env, mirror, scratch, rule)
+
+
+def attempt(step, log):
+    """``step()``, or ``{"error": why}``: an explanation or a bisection never breaks the night."""
+    try:
+        return step()
+    except Exception as err:  # noqa: BLE001 - anything: a worker, git, pip, valgrind
+        log.raw(traceback.format_exc())
+        log(f"  failed: {type(err).__name__}: {err}")
+        return {"error": f"{type(err).__name__}: {err}"[:600]}
 
 
 def apply_paired_verdict(report, finding, verdict):
@@ -1100,6 +1161,18 @@ def build_parser():
     p.add_argument("--confirm-rounds", type=int, default=4, metavar="N",
                    help="asv rounds of the side-by-side confirmation, interleaved between the "
                    "two commits (default 4: twice asv's default, for more samples)")
+    p.add_argument("--no-explain", dest="explain", action="store_false",
+                   help="do not profile slowdowns (where the cost went) nor bisect them")
+    p.add_argument("--explain-rounds", type=int, default=explainlib.DEFAULT_ROUNDS, metavar="N",
+                   help="cProfile profiles per commit for the explanation, alternating "
+                   f"(default {explainlib.DEFAULT_ROUNDS})")
+    p.add_argument("--no-bisect", dest="bisect", action="store_false",
+                   help="do not bisect a slowdown whose range holds several commits")
+    p.add_argument("--bisect-builds", type=int, default=0, metavar="N",
+                   help="measure at most N commits per bisection (default: ceil(log2(commits "
+                   "in the range)) + 2)")
+    p.add_argument("--dashboard-url", help="where the dashboard is published (gh-pages): "
+                   "regressions.md then links each slowdown to its graph there")
     p.add_argument("--commit-url", help="prefix of commit links in the report")
     p.add_argument("--remeasure", type=int, default=0, metavar="N",
                    help="afterwards measure the newest N stored commits again and gate them "

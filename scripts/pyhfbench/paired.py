@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,12 +53,15 @@ class Side:
     params: list
     sys_path: list = field(default_factory=list)
     env: dict = field(default_factory=dict)
+    #: Instead of the benchmark method: an instruction workload, ``instruction_workloads.spec``.
+    workload: list = None
 
 
 class Worker:
     def __init__(self, side, timeout=900):
         spec = {"module": side.module, "class": side.cls, "method": side.method,
-                "params": side.params, "sys_path": [str(p) for p in side.sys_path]}
+                "params": side.params, "sys_path": [str(p) for p in side.sys_path],
+                "workload": side.workload}
         code = (f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); "
                 "from benchmarks.support import paired_worker; "
                 f"paired_worker.main({json.dumps(spec)!r})")
@@ -78,13 +82,21 @@ class Worker:
             return {"state": "error", "reason": f"the worker exited ({self.process.poll()}): {stderr}"}
         return json.loads(line)
 
-    def sample(self):
-        self.process.stdin.write("sample\n")
+    def ask(self, request, answer):
+        self.process.stdin.write(request + "\n")
         self.process.stdin.flush()
         message = self._read()
-        if message.get("state") != "sample":
+        if message.get("state") != answer:
             raise PairedError(f"worker: {message.get('reason')}")
         return message
+
+    def sample(self):
+        """CPU and wall time of one call."""
+        return self.ask("sample", "sample")
+
+    def profile(self, clock):
+        """cProfile of one call on ``clock`` ("cpu": process time, "wall"): the worker's rows."""
+        return self.ask(f"profile {clock}", "profile")
 
     def close(self):
         if self.process.poll() is None:
@@ -105,8 +117,12 @@ def choose_clock(device, warm_samples):
     return "cpu"
 
 
-def alternate(baseline, candidate, pairs, device="cpu", progress=None):
-    """Measure ``pairs`` pairs, alternating the order; return (clock, [(base, cand) samples])."""
+def alternate(baseline, candidate, pairs, device="cpu", progress=None, measure=None):
+    """Measure ``pairs`` pairs, alternating the order; return (clock, [(base, cand) samples]).
+
+    ``measure(worker, clock)`` takes one observation (default: ``worker.sample()``).
+    """
+    measure = measure or (lambda worker, clock: worker.sample())
     workers = []
     try:
         workers = [Worker(baseline), Worker(candidate)]
@@ -117,7 +133,7 @@ def alternate(baseline, candidate, pairs, device="cpu", progress=None):
             if progress:
                 progress(i)
             order = (0, 1) if i % 2 == 0 else (1, 0)
-            got = {side: workers[side].sample() for side in order}
+            got = {side: measure(workers[side], clock) for side in order}
             measured.append((got[0], got[1]))
         return clock, measured
     finally:
@@ -234,28 +250,69 @@ def install_commit(env, mirror, commit, dest):
     return dest
 
 
-def sides_for(finding, env, installs, extra_env=None):
-    """The baseline and candidate Sides of a gate finding."""
-    python = environment_python(env)
+def side_at(finding, env, install, commit, extra_env=None, workload=None):
+    """The Side of a gate finding's benchmark (or ``workload``) with ``install``'s pyhf first."""
     module, cls, method = benchmark_parts(finding.benchmark)
-    params = param_values(finding.param_reprs)
-    sides = []
-    for commit in (finding.baseline_commit, finding.commit):
-        sides.append(Side(python, module, cls, method, params, [installs[commit], REPO_ROOT],
-                          dict(extra_env or {}, ASV_COMMIT=commit, ASV_ENV_NAME=env.name)))
-    return sides
+    return Side(environment_python(env), module, cls, method, param_values(finding.param_reprs),
+                [install, REPO_ROOT],
+                dict(extra_env or {}, ASV_COMMIT=commit, ASV_ENV_NAME=env.name), workload)
+
+
+def sides_for(finding, env, installs, extra_env=None, workload=None):
+    """The baseline and candidate Sides of a gate finding."""
+    return [side_at(finding, env, installs[commit], commit, extra_env, workload)
+            for commit in (finding.baseline_commit, finding.commit)]
+
+
+def environment_for(finding, config_path):
+    """The finding's asv Environment in ``config_path``; PairedError when it has none."""
+    env = find_environment(config_path, finding.env_name)
+    if env is None:
+        raise PairedError(f"no asv environment {finding.env_name} in {config_path}")
+    return env
+
+
+def install_path(scratch, commit):
+    return Path(scratch) / f"pyhf-{commit[:12]}"
+
+
+class Installs:
+    """pyhf of each commit installed once into ``scratch`` for one asv environment; counts builds."""
+
+    def __init__(self, env, mirror, scratch):
+        self.env, self.mirror, self.scratch = env, mirror, Path(scratch)
+        self.built = []  # commits installed by this object, in order
+        self.seconds = 0.0
+
+    def __call__(self, commit):
+        dest = install_path(self.scratch, commit)
+        if dest.is_dir() and any(dest.glob("pyhf*")):
+            return dest
+        started = time.monotonic()
+        install_commit(self.env, self.mirror, commit, dest)
+        self.seconds += time.monotonic() - started
+        self.built.append(commit)
+        return dest
 
 
 def device_of(finding):
     return finding.params.get("device", "cpu")
 
 
-def confirm_finding(finding, config_path, mirror, scratch, rule, extra_env=None, progress=None):
-    """Measure a ``slower`` finding's pair alternately; return the verdict dict."""
-    env = find_environment(config_path, finding.env_name)
-    if env is None:
-        raise PairedError(f"no asv environment {finding.env_name} in {config_path}")
-    installs = {c: install_commit(env, mirror, c, Path(scratch) / f"pyhf-{c[:12]}")
+def first_environment(finding, config_paths):
+    """The finding's asv Environment in the first configuration that has it."""
+    last = PairedError(f"no asv environment {finding.env_name}: no configuration")
+    for config_path in config_paths:
+        try:
+            return environment_for(finding, config_path)
+        except PairedError as err:
+            last = err
+    raise last
+
+
+def confirm_finding(finding, env, mirror, scratch, rule, extra_env=None, progress=None):
+    """Measure a ``slower`` finding's pair alternately in ``env``; return the verdict dict."""
+    installs = {c: install_commit(env, mirror, c, install_path(scratch, c))
                 for c in (finding.baseline_commit, finding.commit)}
     baseline, candidate = sides_for(finding, env, installs, extra_env)
     clock, samples = alternate(baseline, candidate, rule.confirm_pairs, device_of(finding),
