@@ -11,7 +11,7 @@ calls (real work on the hot path every fit runs, deterministic, not a sleep).
 
 The rate of each level is calibrated, not assumed: a probe night with rate 1
 measures the share of the workload's instructions that the density takes,
-and a level of f gets rate f / share. Each level's injected fraction is then
+and a level of f gets rate (f + 0.1 %) / share (``MARGIN``). Each level's injected fraction is then
 measured twice: the instruction ratio of its commits (the lane's own counts)
 and their paired CPU-time ratio against the baseline (``--calibration-pairs``
 pairs, outside the nights). Per night and lane it records what was flagged:
@@ -68,10 +68,15 @@ def injection(rate):
     return {PDF: [(LOGGER, LOGGER + "_INJECTED = [0.0]\n"), (LOGPDF_CALL, extra + LOGPDF_CALL)]}
 
 
+#: Added to each level (a tenth of a percentage point): a 2 % level exactly at the instruction
+#: lane's 2 % threshold would be a coin flip on the 0.02 % a count repeats to.
+MARGIN = 0.001
+
+
 def rate_for(level, share):
-    """The injection rate that adds ``level`` percent of the workload, given the density's
-    share of it (measured by the probe night)."""
-    return float(level) / 100 / share
+    """The injection rate that adds ``level`` percent (plus ``MARGIN``) of the workload, given
+    the density's share of it (measured by the probe night)."""
+    return (float(level) / 100 + MARGIN) / share
 
 
 class Study:
@@ -139,12 +144,20 @@ class Study:
         found = {c.commit: c for c in resultslib.load_machine(self.results, MACHINE)}
         return found.get(commit)
 
+    def keep_base_wheel(self):
+        """The baseline's wheel stays in asv's build cache (8 commits), as a real night's
+        baseline, the commit before, always is: its timestamp refreshed before each night."""
+        for stamp in self.work.glob(f"env/*/asv-build-cache/{self.state()['base']}.timestamp"):
+            stamp.touch()
+
     def night(self, label, index, rate=None, publish=None):
         commit = self.commit(label, index, rate)
+        self.keep_base_wheel()
         code, seconds, load = self.nightly(publish)
         base = self.measured(self.state()["base"])
         after = self.measured(commit)
-        report = json.loads((self.reports / "regressions.json").read_text())
+        path = self.reports / "regressions.json"
+        report = json.loads(path.read_text()) if path.is_file() else {}
         record = {"level": label, "night": index, "rate": rate, "commit": commit,
                   "exit": code, "night_s": seconds, "load": load,
                   **lanes(report, commit), "wall_rule": self.wall_rule(commit),
