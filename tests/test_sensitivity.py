@@ -70,6 +70,10 @@ def test_the_table_counts_catches_and_false_findings():
     calibration = {"2": {"instructions": 1.0231, "cpu": {"ratio": 1.019, "ci_low": 0.98,
                                                          "ci_high": 1.06}}}
     lines = study.table(nights, calibration).splitlines()
+    rows = study.detail([dict(nights[-1], night=5, exit=1, instructions={"ratio": 1.0231},
+                              asv_min_ratio=1.01, paired=None, lane_s=41.2)]).splitlines()
+    assert rows[2] == ("| 2 | 5 | 1 | x1.0231 | x1.010 | not run | flagged | flagged | silent "
+                       "| 120.0 | 41 | 2.0, 3.5 |")
     assert len(lines) == 4  # header, rule, control, 2 % (no probe row)
     assert "| control | — | — | 5 | 0/5 false findings | 0/5 false findings | 0/5 false" in lines[2]
     assert lines[3].startswith("| 2 % | x1.0231 | x1.019 (0.980 to 1.060) | 5 | 5/5 caught | "

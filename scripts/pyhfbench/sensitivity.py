@@ -299,6 +299,25 @@ def table(nights, calibration):
     return "\n".join(lines)
 
 
+def detail(nights):
+    """One Markdown row a night: what was measured and what each lane said."""
+    lines = ["| level | night | exit | instructions | asv fastest-sample ratio | paired ratio "
+             "[99 % interval] | instruction lane | paired | wall rule | night s | lane s | load |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    flag = lambda value: "flagged" if value else "silent"  # noqa: E731
+    for n in nights:
+        ins, p = n["instructions"], n["paired"]
+        lines.append(" | ".join([
+            f"| {n['level']}", str(n["night"]), str(n["exit"]),
+            f"x{ins['ratio']:.4f}" if ins else "n/a",
+            f"x{n['asv_min_ratio']:.3f}" if n["asv_min_ratio"] else "n/a",
+            f"x{p['ratio']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]" if p else "not run",
+            flag(n["instruction_lane"]), flag(n["paired_lane"]), flag(n["wall_rule"]),
+            str(n["night_s"]), f"{n['lane_s']:.0f}" if n["lane_s"] else "n/a",
+            f"{n['load'][0]:.1f}, {n['load'][1]:.1f} |"]))
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="scripts/sensitivity", description=__doc__.split(
         "\n\n")[0])
@@ -313,11 +332,13 @@ def main(argv=None):
     run.add_argument("--calibration-pairs", type=int, default=41)
     show = sub.add_parser("table", help="the table of the nights recorded")
     show.add_argument("--work", required=True)
+    show.add_argument("--nights", action="store_true", help="one row a night instead")
     args = parser.parse_args(argv)
     study = Study(args.work, getattr(args, "publish", False), getattr(args, "calibration_pairs", 41))
     if args.command == "table":
         path = study.work / "calibration.json"
-        print(table(study.nights(), json.loads(path.read_text()) if path.is_file() else {}))
+        print(detail(study.nights()) if args.nights else
+              table(study.nights(), json.loads(path.read_text()) if path.is_file() else {}))
         return 0
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     try:
