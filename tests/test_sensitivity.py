@@ -78,3 +78,67 @@ def test_the_table_counts_catches_and_false_findings():
     assert "| control | — | — | 5 | 0/5 false findings | 0/5 false findings | 0/5 false" in lines[2]
     assert lines[3].startswith("| 2 % | x1.0231 | x1.019 (0.980 to 1.060) | 5 | 5/5 caught | "
                                "1/5 caught | 0/5 caught | 90.0 | 2.0 to 3.5 |")
+
+
+def write_night(results_dir, commit, date, count, times, lane_s=33.0):
+    """An asv results file of the study's two benchmarks, with samples and the lane's duration."""
+    import datetime
+    import json
+
+    from asv import runner
+    from asv.results import Results
+
+    specs = {study.COUNTS: ("track", "instructions [lower is better, 2%, deterministic]",
+                            study.COUNT_KEY[1], count, [count]),
+             study.TIME: ("time", "seconds", study.TIME_KEY[1], sorted(times)[3], times)}
+    folder = results_dir / study.MACHINE
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "machine.json").write_text(json.dumps({"machine": study.MACHINE, "version": 1}))
+    result = Results({"machine": study.MACHINE, "python": "3.11"}, {}, commit, date, "3.11",
+                     "virtualenv-py3.11-numpy", {})
+    known = {"version": 2}
+    for name, (kind, unit, reprs, value, samples) in specs.items():
+        known[name] = {"name": name, "type": kind, "unit": unit, "version": "1",
+                       "param_names": ["backend", "device", "x"], "params": [[r] for r in reprs]}
+        result.add_result(known[name], runner.BenchmarkResult(
+            result=[value], samples=[samples], number=[1], errcode=0, stderr="", profile=None),
+            started_at=datetime.datetime.now(datetime.timezone.utc), duration=1.0,
+            record_samples=True)
+    result.set_setup_cache_duration("bench_instructions:120", lane_s)
+    result.save(str(results_dir))
+    (results_dir / "benchmarks.json").write_text(json.dumps(known))
+
+
+def test_a_night_read_from_a_fake_nightly(tmp_path, monkeypatch):
+    import json
+
+    from pyhfbench import localrepo
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(repo)], check=True)
+    base = localrepo.add_commit(repo, "base", files={"a": "1"}, date=1_600_000_000)
+    commit = localrepo.add_commit(repo, "slower", files={"a": "2"}, date=1_600_000_600)
+    lab = study.Study(tmp_path / "work")
+    lab.work.mkdir()
+    lab.save(base=base, base_date=1_600_000_000)
+    subprocess.run(["git", "clone", "--quiet", "--mirror", str(repo), str(lab.workdir / "pyhf.git")],
+                   check=True)
+    write_night(lab.results, base, 1_600_000_000_000, 1_000_000.0, [0.050 + i / 1e4 for i in range(7)])
+
+    def nightly(publish=None):
+        write_night(lab.results, commit, 1_600_000_600_000, 1_021_000.0,
+                    [0.070 + i / 1e4 for i in range(7)])
+        lab.reports.mkdir(exist_ok=True)
+        (lab.reports / "regressions.json").write_text(json.dumps({"findings": [
+            gate.Finding("more_instructions", commit, study.COUNTS, label="c").to_json()]}))
+        return 1, 12.5, [1.0, 2.0]
+
+    monkeypatch.setattr(lab, "commit", lambda *args: commit)
+    monkeypatch.setattr(lab, "nightly", nightly)
+    record = lab.night("2", 1, 0.03)
+    assert record["instructions"]["ratio"] == 1.021 and record["instruction_lane"]
+    assert not record["paired_lane"] and record["paired"] is None
+    assert record["wall_rule"]  # x1.4 on the fastest samples, 7 against 7 apart: p < 0.002
+    assert abs(record["asv_min_ratio"] - 1.4) < 1e-9 and record["lane_s"] == 33.0  # its setup_cache
+    assert lab.nights() == [record] and record["night_s"] == 12.5
