@@ -153,6 +153,8 @@ class Study:
     def night(self, label, index, rate=None, publish=None):
         commit = self.commit(label, index, rate)
         self.keep_base_wheel()
+        # Nights are independent: a broken one's planned commit is not carried into the next.
+        (self.workdir / "journal.json").unlink(missing_ok=True)
         code, seconds, load = self.nightly(publish)
         base = self.measured(self.state()["base"])
         after = self.measured(commit)
