@@ -71,3 +71,22 @@ def test_lane_verdict_of_the_wall_time_rule_and_of_nothing():
         "**flagged** x1.40, by the wall-time rule"
     assert report.lane_verdict([finding("fewer_instructions", COUNTS, [], 0.97)]) == \
         "fewer: -3.00% instructions"
+
+
+def test_the_nightly_builds_the_report_again_with_its_gates_findings(tmp_path):
+    from test_nightly import make_nightly
+
+    night = make_nightly(tmp_path)
+    write_results(night.results_dir, night.machine, NEW, 1_700_000_000_000, {
+        COUNTS: {("numpy", "cpu", WORKLOADS[1]): 251_000_000.0},
+        TIME: {("numpy", "cpu", 10): 0.0468}}, SPECS)
+    published = tmp_path / "html-versions" / "1"
+    published.mkdir(parents=True)
+    (published / "index.html").write_text("<html><body></body></html>")
+    night.html_dir.symlink_to(published)
+    night.report_dir.mkdir(parents=True)
+    (night.report_dir / "regressions.json").write_text(json.dumps({"findings": [
+        finding("more_instructions", COUNTS, ["'numpy'", "'cpu'", repr(WORKLOADS[1])], 1.05)]}))
+    night.report_with_findings()
+    assert "**flagged**: +5.00% instructions" in (published / "report" / "report.md").read_text()
+    assert "report_without_findings" not in night.summary
