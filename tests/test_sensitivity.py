@@ -40,6 +40,10 @@ def test_the_injection_applies_to_pyhf_main(pyhf_history):
 
 def test_rates_come_from_the_measured_share():
     assert abs(study.rate_for("10", 0.8) - (0.10 + study.MARGIN) / 0.8) < 1e-12
+    probe = {"level": "probe", "paired": {"ratio": 1.5}}
+    assert study.level_rate("10", {"share": 0.8}, [probe]) == study.rate_for("10", 0.8)
+    assert study.level_rate("10cpu", {"share": 0.8}, [probe]) == study.rate_for("10", 0.5)
+    assert study.level_label("10cpu") == "10 % of CPU time"
 
 
 def finding(kind, benchmark, commit, confirmation=None):
@@ -76,7 +80,7 @@ def test_the_table_counts_catches_and_false_findings():
                        "| 120.0 | 41 | 2.0, 3.5 |")
     assert len(lines) == 4  # header, rule, control, 2 % (no probe row)
     assert "| control | — | — | 5 | 0/5 false findings | 0/5 false findings | 0/5 false" in lines[2]
-    assert lines[3].startswith("| 2 % | x1.0231 | x1.019 (0.980 to 1.060) | 5 | 5/5 caught | "
+    assert lines[3].startswith("| 2 % of instructions | x1.0231 | x1.019 (0.980 to 1.060) | 5 | 5/5 caught | "
                                "1/5 caught | 0/5 caught | 90.0 | 2.0 to 3.5 |")
 
 

@@ -10,8 +10,12 @@ outside pyhf's package: nothing measurable) or an injected slowdown: pyhf's
 calls (real work on the hot path every fit runs, deterministic, not a sleep).
 
 The rate of each level is calibrated, not assumed: a probe night with rate 1
-measures the share of the workload's instructions that the density takes,
-and a level of f gets rate (f + 0.1 %) / share (``MARGIN``). Each level's injected fraction is then
+measures the share of the workload's instructions that the density takes
+(the lane's counts) and its share of the CPU time (the night's paired
+ratio), and a level of f gets rate (f + 0.1 %) / share (``MARGIN``): of the
+instructions for a level ``f``, of the CPU time for ``fcpu`` (``10cpu``; the
+density's code does more instructions per cycle than the rest of the
+hypotest, so its share of the time is the smaller). Each level's injected fraction is then
 measured twice: the instruction ratio of its commits (the lane's own counts)
 and their paired CPU-time ratio against the baseline (``--calibration-pairs``
 pairs, outside the nights). Per night and lane it records what was flagged:
@@ -77,6 +81,21 @@ def rate_for(level, share):
     """The injection rate that adds ``level`` percent (plus ``MARGIN``) of the workload, given
     the density's share of it (measured by the probe night)."""
     return (float(level) / 100 + MARGIN) / share
+
+
+def level_rate(level, state, nights):
+    """The rate of a level: ``f`` of the instructions, ``fcpu`` of the CPU time (the share
+    of the time from the probe night's paired ratio)."""
+    if not level.endswith("cpu"):
+        return rate_for(level, state["share"])
+    probe = next(n for n in nights if n["level"] == "probe")
+    return rate_for(level[:-3], probe["paired"]["ratio"] - 1)
+
+
+def level_label(level):
+    if level == "control":
+        return "control"
+    return f"{level[:-3]} % of CPU time" if level.endswith("cpu") else f"{level} % of instructions"
 
 
 class Study:
@@ -190,6 +209,28 @@ class Study:
             shutil.rmtree(scratch, ignore_errors=True)
         return {k: verdict[k] for k in ("clock", "pairs", "ratio", "ci_low", "ci_high")}
 
+    def paired_nights(self, level, pairs=21, say=print):
+        """The paired verdict (the lane's own 21 pairs) on every night of a level, asked
+        whether or not the night's gate asked: what the confirmation decides on controls.
+        Wheels asv's build cache has let go are put back from ``DIR/wheels/<commit>``."""
+        path = self.work / "calibration.json"
+        known = json.loads(path.read_text()) if path.is_file() else {}
+        saved, verdicts = self.work / "wheels", []
+        for n in (n for n in self.nights() if n["level"] == level):
+            for cache in self.work.glob("env/*/asv-build-cache"):
+                if (saved / n["commit"]).is_dir() and not (cache / n["commit"]).is_dir():
+                    shutil.copytree(saved / n["commit"], cache / n["commit"])
+                    (cache / f"{n['commit']}.timestamp").touch()
+            self.pairs = pairs
+            verdict = self.paired_ratio(n["commit"])
+            threshold = gatelib.Rule().confirm_threshold
+            verdict["confirmed"] = verdict["ci_low"] > 1 and verdict["ci_high"] >= 1 + threshold
+            verdicts.append(dict(verdict, night=n["night"], commit=n["commit"]))
+            say(f"{level} night {n['night']}: {paired.describe(dict(verdict, confidence=0.99))}"
+                f" -> {'confirmed' if verdict['confirmed'] else 'not confirmed'}")
+        known[f"{level} nights, paired"] = verdicts
+        path.write_text(json.dumps(known, indent=1))
+
     def run(self, levels, nights, say=print):
         self.prepare()
         state = self.state()
@@ -215,7 +256,7 @@ class Study:
             for index in range(1, nights + 1):
                 if (level, index) in done:
                     continue
-                rate = None if level == "control" else state["rates"][level]
+                rate = None if level == "control" else level_rate(level, state, self.nights())
                 record = self.night(level, index, rate)
                 say(summary_line(record))
             self.calibrate(level)
@@ -294,7 +335,7 @@ def table(nights, calibration):
         secs = sorted(n["night_s"] for n in rows)[len(rows) // 2]
         loads = [x for n in rows for x in n["load"]]
         lines.append(
-            f"| {'control' if level == 'control' else level + ' %'} | "
+            f"| {level_label(level)} | "
             f"{'x%.4f' % cal['instructions'] if cal.get('instructions') else '—'} | "
             + (f"x{cpu['ratio']:.3f} ({cpu['ci_low']:.3f} to {cpu['ci_high']:.3f})" if cpu else "—")
             + f" | {len(rows)} | " + " | ".join(f"{c}/{len(rows)} {word}" for c in caught)
@@ -333,11 +374,18 @@ def main(argv=None):
     run.add_argument("--busy", type=int, default=1, help="CPU-bound processes beside (default 1)")
     run.add_argument("--publish", action="store_true", help="publish each night (default: not)")
     run.add_argument("--calibration-pairs", type=int, default=41)
+    ask = sub.add_parser("paired", help="the paired verdict on every night of a level")
+    ask.add_argument("--work", required=True)
+    ask.add_argument("--level", default="control")
+    ask.add_argument("--pairs", type=int, default=21)
     show = sub.add_parser("table", help="the table of the nights recorded")
     show.add_argument("--work", required=True)
     show.add_argument("--nights", action="store_true", help="one row a night instead")
     args = parser.parse_args(argv)
     study = Study(args.work, getattr(args, "publish", False), getattr(args, "calibration_pairs", 41))
+    if args.command == "paired":
+        study.paired_nights(args.level, args.pairs)
+        return 0
     if args.command == "table":
         path = study.work / "calibration.json"
         print(detail(study.nights()) if args.nights else
