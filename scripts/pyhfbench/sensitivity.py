@@ -144,15 +144,17 @@ class Study:
             date=state["base_date"] + 600 * serial)
 
     # a night ----------------------------------------------------------------
-    def nightly(self, publish=None):
+    def nightly(self, publish=None, bench=BENCH, only=WORKLOAD):
         command = [sys.executable, str(REPO_ROOT / "scripts" / "nightly"), "--repo", str(self.repo),
                    "--machine", MACHINE, "--machine-file", str(self.work / "asv-machine.json"),
                    "--matrix", "numpy", "--workdir", str(self.workdir),
                    "--results-dir", str(self.results), "--env-dir", str(self.work / "env"),
                    "--html-dir", str(self.work / "html"), "--report-dir", str(self.reports)]
-        command += [arg for b in BENCH for arg in ("--bench", b)]
+        command += [arg for b in bench for arg in ("--bench", b)]
         command += [] if (self.publish if publish is None else publish) else ["--no-publish"]
-        env = dict(os.environ, PYHF_BENCH_INSTRUCTION_WORKLOADS=f"^{re.escape(WORKLOAD)}$")
+        env = dict(os.environ, PYHF_BENCH_INSTRUCTION_WORKLOADS=f"^{re.escape(only)}$")
+        if only is None:
+            env.pop("PYHF_BENCH_INSTRUCTION_WORKLOADS")
         started, load = time.monotonic(), os.getloadavg()[0]
         with open(self.work / "nightly.log", "a") as log:
             code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -230,6 +232,18 @@ class Study:
                 f" -> {'confirmed' if verdict['confirmed'] else 'not confirmed'}")
         known[f"{level} nights, paired"] = verdicts
         path.write_text(json.dumps(known, indent=1))
+
+    def lane_cost(self, say=print):
+        """One night of the whole instruction lane (every class, every workload) on a control
+        commit: the night's wall time and each class's valgrind child (asv's setup_cache)."""
+        commit = self.commit("lane cost", len(self.nights()) + 1)
+        code, seconds, load = self.nightly(bench=[r"bench_instructions\."], only=None)
+        durations = json.loads(Path(self.measured(commit).path).read_text())["durations"]
+        lane = {k: v for k, v in durations.items() if "bench_instructions" in k}
+        cost = {"commit": commit, "exit": code, "night_s": seconds, "load": load,
+                "setup_cache_s": lane, "lane_s": round(sum(lane.values()), 1)}
+        (self.work / "lane-cost.json").write_text(json.dumps(cost, indent=1))
+        say(json.dumps(cost, indent=1))
 
     def run(self, levels, nights, say=print):
         self.prepare()
@@ -378,11 +392,16 @@ def main(argv=None):
     ask.add_argument("--work", required=True)
     ask.add_argument("--level", default="control")
     ask.add_argument("--pairs", type=int, default=21)
+    cost = sub.add_parser("lane-cost", help="one night of the whole instruction lane")
+    cost.add_argument("--work", required=True)
     show = sub.add_parser("table", help="the table of the nights recorded")
     show.add_argument("--work", required=True)
     show.add_argument("--nights", action="store_true", help="one row a night instead")
     args = parser.parse_args(argv)
     study = Study(args.work, getattr(args, "publish", False), getattr(args, "calibration_pairs", 41))
+    if args.command == "lane-cost":
+        study.lane_cost()
+        return 0
     if args.command == "paired":
         study.paired_nights(args.level, args.pairs)
         return 0
