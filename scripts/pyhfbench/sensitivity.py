@@ -152,9 +152,10 @@ class Study:
                    "--html-dir", str(self.work / "html"), "--report-dir", str(self.reports)]
         command += [arg for b in bench for arg in ("--bench", b)]
         command += [] if (self.publish if publish is None else publish) else ["--no-publish"]
-        env = dict(os.environ, PYHF_BENCH_INSTRUCTION_WORKLOADS=f"^{re.escape(only)}$")
-        if only is None:
-            env.pop("PYHF_BENCH_INSTRUCTION_WORKLOADS")
+        env = dict(os.environ)
+        env.pop("PYHF_BENCH_INSTRUCTION_WORKLOADS", None)
+        if only is not None:
+            env["PYHF_BENCH_INSTRUCTION_WORKLOADS"] = f"^{re.escape(only)}$"
         started, load = time.monotonic(), os.getloadavg()[0]
         with open(self.work / "nightly.log", "a") as log:
             code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env,
