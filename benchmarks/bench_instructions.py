@@ -11,6 +11,9 @@ n/a, with the reason, where valgrind or a C compiler is missing. The
 workloads and their matching time_ benchmarks: ``support/instruction_workloads.py``.
 """
 
+import os
+import re
+
 from .common import BackendBenchmark
 from .support import callgrind, pyhf_compat, tracks
 from .support import instruction_workloads as workloads
@@ -27,6 +30,19 @@ NOT_COUNTED = {
 #: One valgrind child per class: the counted call runs 50 to 100 times slower than natively,
 #: and on a loaded 2-core machine the child gets a quarter of a core (docs/gate-lanes.md).
 CHILD_TIMEOUT = 3600
+#: A regex over workload names: only the matching ones are counted (the others are n/a), so
+#: that a run narrowed with --bench to one workload does not pay for its whole class.
+SELECT_ENV = "PYHF_BENCH_INSTRUCTION_WORKLOADS"
+
+
+def selected(names):
+    """(names to count, {name: skip entry} for the others) under $PYHF_BENCH_INSTRUCTION_WORKLOADS."""
+    pattern = os.environ.get(SELECT_ENV)
+    if not pattern:
+        return list(names), {}
+    chosen = [name for name in names if re.search(pattern, name)]
+    reason = {"skip": f"not selected for counting ({SELECT_ENV}={pattern})"}
+    return chosen, {name: reason for name in names if name not in chosen}
 
 
 def count_all(names):
@@ -35,14 +51,18 @@ def count_all(names):
         library = callgrind.build_library()
     except callgrind.Unavailable as err:
         return {"unavailable": str(err)}
+    names, unselected = selected(names)
     cache = {}
     for backend in BACKENDS:
         if backend in NOT_COUNTED:
             continue
+        cache.update({(backend, name): entry for name, entry in unselected.items()})
         try:
             pyhf_compat.require_backend(backend)
         except NotImplementedError as err:
             cache.update({(backend, name): {"skip": str(err)} for name in names})
+            continue
+        if not names:
             continue
         counted = callgrind.count({name: workloads.spec(backend, name) for name in names},
                                   timeout=CHILD_TIMEOUT, library=library)

@@ -111,3 +111,22 @@ def test_jax_is_na_with_the_measured_reason():
     lane = bench_instructions.InterpolationInstructions()
     with pytest.raises(NotImplementedError, match="not stable enough"):
         lane.setup({}, "jax", "cpu", "interpolation code 0")
+
+
+def test_a_selection_counts_only_the_matching_workloads(monkeypatch):
+    counted = []
+    monkeypatch.setattr(callgrind, "build_library", lambda *a, **k: "lib.so")
+    monkeypatch.setattr(callgrind, "count", lambda specs, **kw: counted.append(specs) or {
+        name: 7 for name in specs})
+    monkeypatch.setenv(bench_instructions.SELECT_ENV, "10 bins$")
+    names = bench_instructions.BaselineInstructions.names
+    cache = bench_instructions.count_all(names)
+    assert [list(c) for c in counted] == [["baseline hypotest 10 bins"]]
+    assert cache[("numpy", "baseline hypotest 10 bins")] == 7
+    lane = bench_instructions.BaselineInstructions()
+    with pytest.raises(NotImplementedError, match="not selected for counting"):
+        lane.setup(cache, "numpy", "cpu", "baseline hypotest 50 bins")
+    monkeypatch.setenv(bench_instructions.SELECT_ENV, "no such workload")
+    counted.clear()
+    assert bench_instructions.count_all(names)[("numpy", "baseline hypotest 1 bins")]["skip"]
+    assert counted == []

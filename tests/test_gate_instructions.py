@@ -135,3 +135,18 @@ def test_with_a_confirmation_to_follow_small_slowdowns_are_candidates(writer, tm
     steady = writer.commit("steady", [1, 1], [0.67, 0.68, 0.69, 0.70])  # x1.01 on "after"
     assert gate.run_gate(writer.root, MACHINE, commits=[steady], report_dir=tmp_path / "r3",
                          confirming=True).findings == []
+
+
+def test_grown_instructions_make_the_time_a_paired_candidate_whatever_asv_saw(writer, tmp_path):
+    # The baseline's time was measured in the slow mode of a shared machine (x2).
+    base = writer.commit("base", [5_626_612_071, 1_400_000_000], [1.24, 1.26, 1.25])
+    after = writer.commit("slower", [5_626_612_071 * 1.12, 1_400_000_000], [0.69, 0.70, 0.71])
+    report = gate.run_gate(writer.root, MACHINE, commits=[after], report_dir=tmp_path / "r",
+                           confirming=True)
+    kinds = sorted((f.kind, f.benchmark) for f in report.findings)
+    assert kinds == [("more_instructions", COUNT), ("slower", TIME)]
+    [slower] = [f for f in report.findings if f.kind == "slower"]
+    assert slower.candidate and slower.baseline_commit == base and slower.ratio < 1
+    assert "instruction count grew x1.120" in slower.detail
+    # Without a confirmation to follow (today's rule alone), no candidate.
+    assert [f.kind for f in judge(writer, after, tmp_path).findings] == ["more_instructions"]

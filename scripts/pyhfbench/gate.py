@@ -454,6 +454,7 @@ class Gate:
         """
         position = {c.commit: i for i, c in enumerate(series)}
         self._series = {c.commit: c for c in series}
+        self._grown = []  # (commit, env, count, base commit, ratio): more_instructions
         for commit in sorted(new_commits, key=lambda c: position.get(c, -1)):
             if commit not in position:
                 continue
@@ -485,7 +486,30 @@ class Gate:
                     history = [(c, m) for c, m in history
                                if m is not None and m.version == measurement.version]
                 self.judge(current, measurement, history, rule)
+        for grown in self._grown:
+            self.time_candidate(*grown)
         return self
+
+    def time_candidate(self, commit, env, count, base_commit, count_ratio):
+        """With a paired confirmation to follow, the time of a workload whose instruction count
+        grew is a candidate, whatever asv's wall-time samples say: on a shared machine they
+        come in modes (the same call measured 34 ms and 70 ms, by whether its vCPU was shared;
+        docs/gate-lanes.md), and a baseline measured in the slow one hides a slowdown."""
+        key = matching_time_key(count.benchmark, count.params,
+                                self.info_of.get(count.benchmark, {}).get("param_names"))
+        pair = [self._series[c].get(*key) if key and c in self._series else None
+                for c in (base_commit, commit)]
+        if not all(m is not None and m.state == OK for m in pair) or not self.selected(
+                pair[1].label) or any(f.kind == "slower" and f.commit == commit and
+                                      f.label == pair[1].label for f in self.findings):
+            return
+        rule = self.rules.for_label(pair[1].label)
+        b, a = (statistic_of(m, rule) for m in pair)
+        item = self.add("slower", commit, pair[1], env, base_commit, pair[0], a / b if b else None,
+                        detail=f"candidate: its workload's instruction count grew "
+                        f"x{count_ratio:.3f} (asv's {rule.statistic} x{a / b if b else 0:.2f}), "
+                        "for the paired confirmation")
+        item.candidate = True
 
     def judge(self, current, measurement, history, rule):
         commit, env = current.commit, current.env_name
@@ -614,6 +638,8 @@ class Gate:
         item = self.add(kind, commit, after, env, base_commit, before, ratio,
                         detail=f"{before.value:,.0f} -> {after.value:,.0f} ({ratio - 1:+.2%}; "
                         f"threshold {how.threshold:.0%})")
+        if self.confirming and kind == "more_instructions":
+            self._grown.append((commit, env, after, base_commit, ratio))
         item.beside = self.time_beside(after, commit, base_commit)
         if item.beside:
             t = item.beside

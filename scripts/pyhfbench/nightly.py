@@ -344,6 +344,7 @@ class Nightly:
         self.lock = None
         self.tag_names = {}
         self.report = None  # the gate's Report, once it ran
+        self.published = False
         self.summary = {"machine": self.machine, "started_at": utcnow().isoformat(
             timespec="seconds"), "broken": []}
 
@@ -545,6 +546,18 @@ class Nightly:
             if old != target:
                 shutil.rmtree(old, ignore_errors=True)
         self.log(f"published {self.html_dir} -> {target}")
+        self.published = True
+
+    def report_with_findings(self):
+        """The report page again, its workload table now saying which lane flagged what."""
+        from .report import add_report_pages
+
+        try:
+            add_report_pages(self.results_dir, self.html_dir.resolve(), self.machine, link=False,
+                             regressions=self.report_dir / "regressions.json")
+        except Exception as err:  # the dashboard and the gate's report are there already
+            self.log(f"the report's workload table has no findings: {type(err).__name__}: {err}")
+            self.summary["report_without_findings"] = f"{type(err).__name__}: {err}"
 
     def commit_results(self, commits):
         probe = self.results_dir
@@ -866,6 +879,8 @@ class Nightly:
                 self.try_step(lambda: self.push_html(args.push_html))
         self.summary["gate"] = {"status": report.status, "findings": len(report.findings),
                                 "report": str(self.report_dir / "regressions.md")}
+        if self.published:
+            self.report_with_findings()
         gatelib.print_summary(report)
         if not self.summary["broken"]:
             self.save_journal(pending=[], running=False)

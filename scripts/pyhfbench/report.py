@@ -926,6 +926,94 @@ def tracked_section(report, anchor):
     return blocks + detail
 
 
+def load_findings(regressions, commit):
+    """The gate's findings and information at ``commit``, keyed by (benchmark, combination).
+
+    ``regressions``: the gate's ``regressions.json`` (a path or its loaded dict), or None.
+    Returns None without one (or when it cannot be read)."""
+    if regressions is None:
+        return None
+    try:
+        data = regressions if isinstance(regressions, dict) else json.loads(
+            Path(regressions).read_text())
+    except (OSError, ValueError):
+        return None
+    found = {}
+    for f in data.get("findings", []) + data.get("info", []):
+        if f.get("commit") == commit and f.get("benchmark"):
+            key = (f["benchmark"], tuple(_unquote(p) for p in f.get("param_reprs") or []))
+            found.setdefault(key, []).append(f)
+    return found
+
+
+def lane_verdict(findings):
+    """What one lane said about one benchmark combination, from the gate's findings."""
+    said = []
+    for f in findings or []:
+        kind, ratio, conf = f["kind"], f.get("ratio") or float("nan"), f.get("confirmation") or {}
+        if kind in ("more_instructions", "fewer_instructions"):
+            said.append(f"{'**flagged**' if kind == 'more_instructions' else 'fewer'}: "
+                        f"{ratio - 1:+.2%} instructions")
+        elif kind in ("slower", "unconfirmed"):
+            if conf.get("method") == "paired":
+                how = (f"paired {conf['clock']} time x{conf['ratio']:.3f} "
+                       f"[{conf['ci_low']:.3f}, {conf['ci_high']:.3f}]")
+            elif conf:
+                how = f"asv's interleaved rounds x{conf.get('ratio') or float('nan'):.2f}"
+            else:
+                how = "the wall-time rule"
+            said.append(f"**flagged** x{ratio:.2f}, {'confirmed by ' if conf else 'by '}{how}"
+                        if kind == "slower" else f"candidate x{ratio:.2f}, not confirmed: {how}")
+        elif kind == "faster":
+            said.append(f"faster x{ratio:.2f}")
+    return "; ".join(said) or "—"
+
+
+def lanes_section(report, anchor, findings=None):
+    """Per counted workload: instructions, the matching time, and which lane flagged what."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.support.instruction_workloads import WORKLOADS
+
+    blocks = [("h", 3, "Instructions and time per workload", f"{anchor}-lanes")]
+    rows, not_counted = [], 0
+    for name in sorted(n for n in report.benchmarks if n.endswith(".track_instructions")):
+        bench = report.benchmarks[name]
+        for combo, value in bench.values.items():
+            key = (name, combo)
+            if state_of(value) == SKIPPED and not (findings or {}).get(key):
+                not_counted += 1
+                continue
+            column, workload = bench.column(combo), dict(zip(bench.param_names, combo))
+            time_name, extra = WORKLOADS.get(workload.get("workload"), (None, ()))
+            time_combo = (*column, *map(str, extra))
+            time_bench = report.benchmarks.get(time_name)
+            time_value = time_bench.values.get(time_combo) if time_bench else None
+            rows.append([workload.get("workload", workload_label(bench.workload(combo))),
+                         column_label(column),
+                         f"{value:,.0f}" if state_of(value) == OK else state_of(value),
+                         fmt_value(time_value, "seconds") if time_bench else "not run",
+                         f"`{time_name.rsplit('.', 1)[-1]}`" if time_name else "",
+                         lane_verdict((findings or {}).get(key)),
+                         lane_verdict((findings or {}).get((time_name, time_combo)))])
+    if not rows:
+        blocks.append(("p", "No instruction counts at this commit (`bench_instructions`)."))
+        return blocks
+    blocks.append(("p", "The gate's two lanes for small regressions (docs/gate-lanes.md): the "
+                        "instruction count of each workload's call under callgrind, and the "
+                        "time of the same call (asv's median; the benchmark named) with what "
+                        "the gate's time lane said (paired confirmation, or its wall-time rule)."
+                        + ("" if findings is not None else " No gate report was given "
+                           "(`scripts/report --regressions regressions.json`): the lane "
+                           "columns are empty.")
+                        + (f" {not_counted} n/a combinations (JAX, not selected) are left out."
+                           if not_counted else "")))
+    blocks.append(("table", Table(["workload", "backend/device", "instructions", "time",
+                                   "time benchmark", "instruction lane", "time lane"],
+                                  rows, numeric_from=2, numeric_to=4)))
+    return blocks
+
+
 def memory_section(report, anchor):
     blocks = []
     for name in sorted(report.benchmarks):
@@ -1023,7 +1111,7 @@ def profiles_section(report, results_dir, anchor, out_dir):
     return [("h", 3, "Profiles", f"{anchor}-profiles"), ("ul", items)]
 
 
-def machine_blocks(report, results_dir, html_dir, out_dir):
+def machine_blocks(report, results_dir, html_dir, out_dir, regressions=None):
     """All sections for one machine at one commit; returns (blocks, figures, counts)."""
     anchor = f"m-{slug(report.machine)}"
     img_dir = out_dir / "img" / slug(report.machine)
@@ -1053,6 +1141,7 @@ def machine_blocks(report, results_dir, html_dir, out_dir):
     blocks += gpu_section(report, anchor, img_dir, rel, figures)
     blocks += scaling_section(report, anchor, img_dir, rel, figures)
     blocks += tracked_section(report, anchor)
+    blocks += lanes_section(report, anchor, load_findings(regressions, report.commit))
     blocks += memory_section(report, anchor)
     blocks += utilization_section(report, results_dir, html_dir, anchor, out_dir, rel)
     blocks += profiles_section(report, results_dir, anchor, out_dir)
@@ -1079,11 +1168,13 @@ nav.toc { background: #f7f7f7; padding: 0.5em 1em; border: 1px solid #ddd; }
 """
 
 
-def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None):
+def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None,
+                 regressions=None):
     """Write the report for ``machine`` (default: every machine) at ``commit`` (default: latest).
 
     Returns a dict: index (path), markdown (path), figures (paths), machines
-    ({machine: {commit, measured, n/a, failed}}), errors ([text]).
+    ({machine: {commit, measured, n/a, failed}}), errors ([text]). ``regressions``: the
+    gate's regressions.json (path or dict), for the lanes' columns of the workload table.
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if out_dir.exists():
@@ -1099,7 +1190,8 @@ def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None)
             errors.append(str(err))
             all_blocks += [("h", 2, f"Machine {name}", f"m-{slug(name)}"), ("p", str(err))]
             continue
-        blocks, figs, counts = machine_blocks(report, results_dir, html_dir, out_dir)
+        blocks, figs, counts = machine_blocks(report, results_dir, html_dir, out_dir,
+                                              regressions)
         all_blocks += blocks
         figures += figs
         summary[name] = {"commit": report.commit, "measured": counts[OK],
@@ -1140,7 +1232,8 @@ def add_link(index_html, href=f"{REPORT_FOLDER}/index.html"):
     return asv_index.add_link(index_html, LINK_ID, href, "Backend comparison report", bottom=36)
 
 
-def add_report_pages(results_dir, html_dir, machine=None, commit=None, link=True):
+def add_report_pages(results_dir, html_dir, machine=None, commit=None, link=True,
+                     regressions=None):
     """Write the report into ``html_dir/report/`` and link it from asv's index page.
 
     Call after ``asv publish`` (which wipes ``html_dir``); dashboard.finish_dashboard
@@ -1149,7 +1242,7 @@ def add_report_pages(results_dir, html_dir, machine=None, commit=None, link=True
     """
     html_dir = Path(html_dir)
     result = build_report(results_dir, html_dir / REPORT_FOLDER, machine=machine,
-                          commit=commit, html_dir=html_dir)
+                          commit=commit, html_dir=html_dir, regressions=regressions)
     if link:
         add_link(html_dir / "index.html")
     return result["index"]
@@ -1185,6 +1278,9 @@ def main(argv=None):
     parser.add_argument("--machine", action="append",
                         help="machine to report on (repeatable; default: every machine)")
     parser.add_argument("--commit", help="commit hash or prefix (default: each machine's latest)")
+    parser.add_argument("--regressions", metavar="JSON",
+                        help="the gate's regressions.json: which lane flagged what, in the "
+                        "table of instructions and time per workload")
     parser.add_argument("--no-link", action="store_true",
                         help="do not link the report from asv's index.html")
     args = parser.parse_args(argv)
@@ -1194,7 +1290,7 @@ def main(argv=None):
     html_dir = Path(args.html_dir) if args.html_dir else html_dir
     out_dir = Path(args.output) if args.output else html_dir / REPORT_FOLDER
     result = build_report(results_dir, out_dir, machine=args.machine, commit=args.commit,
-                          html_dir=html_dir)
+                          html_dir=html_dir, regressions=args.regressions)
     if not args.no_link and out_dir.resolve().parent == html_dir.resolve():
         add_link(html_dir / "index.html", f"{out_dir.name}/index.html")
     for name, counts in result["machines"].items():
