@@ -63,8 +63,8 @@ def relative_spread(values):
 def pilot(call, calls=PILOT_CALLS, seconds=PILOT_SECONDS, clock=time.perf_counter,
           warm_seconds=WARM_SECONDS):
     """Seconds of each of up to ``calls`` timed calls of ``call``, stopping after ``seconds``
-    (at least one call), after calling it for ``warm_seconds`` (the last of those calls is
-    the first timed one: a call slower than that is made only once more)."""
+    (at least one call), after calling it for ``warm_seconds``. The call that ends the
+    warm-up is the first timed one, so a call slower than ``warm_seconds`` costs no extra call."""
     warm_until = clock() + warm_seconds
     while True:
         start = clock()

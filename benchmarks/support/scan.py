@@ -369,7 +369,6 @@ def open_executor(kind="processes", workers=None, backend="numpy", blas_threads=
 def _executor(kind, workers, backend, blas_threads, keys, scheduler):
     workers = int(workers or os.cpu_count() or 1)
     keys = tuple(keys)
-    make_importable_in_workers()
     if kind == "serial":
         prepare_worker(backend, blas_threads, keys)
         yield ExecutorInfo(SerialExecutor(), 1, kind, "serial (this process)")

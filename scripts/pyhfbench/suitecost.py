@@ -84,12 +84,11 @@ def print_breakdown(path):
     head = ("module", "wall s", "cache s", "timed s", "rest s", "measured", "n/a", "failed")
     print(f"{head[0]:22} " + " ".join(f"{h:>8}" for h in head[1:]))
     total = defaultdict(float)
-    for name in sorted(modules, key=lambda m: -(modules[m]["wall_s"] + modules[m]["cache_s"])):
-        m = modules[name]
+    for m in modules.values():
         for key, value in m.items():
             total[key] += value
-    for name, m in [*((n, modules[n]) for n in sorted(
-            modules, key=lambda n: -(modules[n]["wall_s"] + modules[n]["cache_s"]))), ("all", total)]:
+    costliest = sorted(modules.items(), key=lambda item: -(item[1]["wall_s"] + item[1]["cache_s"]))
+    for name, m in [*costliest, ("all", total)]:
         rest = m["wall_s"] - m["timed_s"]
         print(f"{name:22} {m['wall_s']:8.0f} {m['cache_s']:8.0f} {m['timed_s']:8.0f} {rest:8.0f} "
               f"{int(m['measured']):8d} {int(m['skipped']):8d} {int(m['failed']):8d}")
