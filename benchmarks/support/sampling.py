@@ -34,10 +34,10 @@ MAX_SAMPLE_SECONDS = 0.25
 SLOW_SECONDS = 20.0
 PILOT_CALLS = 7
 PILOT_SECONDS = 0.3
-#: Calls before the pilot, for this long. A benchmark process forked by asv's forkserver
-#: pays a copy-on-write page fault at the first write to each page: without it the first
-#: samples of a microsecond call were up to 2.4 times slower than the rest (interquartile
-#: spread up to 100 % in a whole-suite run, docs/suite-cost.md).
+#: Calls before the pilot, for this long. Without it the first samples of a microsecond
+#: call were up to 2.4 times slower than the rest (interquartile spread up to 100 % in a
+#: whole-suite run, docs/suite-cost.md); the likely cause, not measured: a process forked
+#: by asv's forkserver pays a copy-on-write page fault at its first write to each page.
 WARM_SECONDS = 0.2
 
 
