@@ -233,3 +233,61 @@ def test_gpu_trouble_inside_the_benchmarks_breaks_the_night(tmp_path, monkeypatc
         "GPU trouble: this machine is meant to have a GPU, but torch sees no CUDA device "
         "(or is a CPU build)"]
     run.log.close()
+
+
+THROUGHPUT = "bench_toys.Toys.track_toys_per_second"
+
+
+def throughput_history(root, values_by_commit):
+    """Results where THROUGHPUT is a measurement (higher is better, 40 %), one value a combination."""
+    from test_gate import PARAM_NAMES, PARAMS, ResultsWriter
+
+    writer = ResultsWriter(root)
+    info = json.loads((root / "benchmarks.json").read_text())
+    info[THROUGHPUT] = {"name": THROUGHPUT, "unit": "toys/s [higher is better, 40%]",
+                        "param_names": PARAM_NAMES, "params": PARAMS, "type": "track",
+                        "version": "1"}
+    (root / "benchmarks.json").write_text(json.dumps(info))
+    return [writer.commit(name, {THROUGHPUT: values}) for name, values in values_by_commit]
+
+
+@pytest.mark.parametrize("again, kept", [((100.0, 50.0), True), ((100.0, 95.0), False)])
+def test_a_worse_measurement_counts_only_when_measured_again_it_is_worse_again(
+        tmp_path, monkeypatch, again, kept):
+    base, new = throughput_history(tmp_path / "results", [("a", [100.0] * 4), ("b", [55.0] * 4)])
+    run = nightly.Nightly(nightly.build_parser().parse_args([
+        "--machine", MACHINE, "--workdir", str(tmp_path / "work"),
+        "--results-dir", str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports")]))
+    report = gate.run_gate(tmp_path / "results", MACHINE, commits=[new], write=False)
+    worse = [f for f in report.findings if f.kind == "worse"]
+    assert len(worse) == 4
+    remeasured = throughput_history(tmp_path / "again", [("a", [again[0]] * 4),
+                                                         ("b", [again[1]] * 4)])
+    assert remeasured == [base, new]
+    monkeypatch.setattr(run, "measure_again", lambda findings, purpose, extra=(): {
+        c.commit: c for c in nightly.resultslib.load_machine(tmp_path / "again", MACHINE)})
+    run.confirm_findings(report, gate.Rules(), [], tmp_path / "scratch")
+    assert len([f for f in report.findings if f.kind == "worse"]) == (4 if kept else 0)
+    judged = report.findings if kept else [f for f in report.info if f.kind == "unconfirmed"]
+    assert len(judged) == 4
+    assert all(f.confirmation["after"] == again[1] for f in judged)
+    assert all(("confirmed when measured again" if kept else "NOT confirmed") in f.detail
+               for f in judged)
+    run.log.close()
+
+
+def test_a_commit_measured_again_against_itself_keeps_its_stored_value_as_baseline():
+    stored = {"state": "ok", "value": 100.0}
+    finding = gate.Finding(kind="worse", commit="c" * 40, baseline_commit="c" * 40,
+                           benchmark=THROUGHPUT, param_reprs=["'numpy'", "1"], before=stored)
+
+    class Again:
+        def get(self, benchmark, params):
+            found = (benchmark, params) == (THROUGHPUT, ("'numpy'", "1"))
+            return nightly.resultslib.Measurement(benchmark, params, 60.0) if found else None
+
+    before, after = nightly.remeasured_pair(finding, {"c" * 40: Again()},
+                                            same_commit_before=stored)
+    assert before is stored and after.value == 60.0
+    assert nightly.remeasured_pair(finding, {"c" * 40: Again()}) is None  # a time_: no pair
+    assert nightly.remeasured_pair(finding, None) is None  # the run failed

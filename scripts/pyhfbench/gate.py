@@ -362,6 +362,14 @@ def display_unit(raw):
 _MODE_OF_BETTER = {"higher": "lower_is_worse", "lower": "higher_is_worse"}
 
 
+def measurement_worse(how, before, after):
+    """(worse beyond the judgement's threshold and floor?, relative change) of a measurement."""
+    higher_is_worse = how.mode == "higher_is_worse"
+    worse = after > before if higher_is_worse else after < before
+    change = abs(after - before) / abs(before) if before else math.inf
+    return worse and change >= how.threshold and abs(after - before) >= how.floor, change
+
+
 @dataclass(frozen=True)
 class TrackJudgement:
     """How one track is judged: mode, and for measurements the relative and absolute floors."""
@@ -610,13 +618,11 @@ class Gate:
         if how.deterministic and how.mode != "result":
             return self.judge_count(commit, env, after, good, how)
         # A measurement: against the most lenient of the window (rolling worst).
-        higher_is_worse = how.mode == "higher_is_worse"
-        pick = max if higher_is_worse else min
+        pick = max if how.mode == "higher_is_worse" else min
         base_commit, before = pick(good, key=lambda item: float(item[1].value))
         b, a = float(before.value), float(after.value)
-        worse = a > b if higher_is_worse else a < b
-        change = abs(a - b) / abs(b) if b else math.inf
-        if worse and change >= how.threshold and abs(a - b) >= how.floor:
+        worse, change = measurement_worse(how, b, a)
+        if worse:
             self.add("worse", commit, after, env, base_commit, before, a / b if b else None,
                      detail=f"{how.mode.replace('_', ' ')}: changed by {change:.1%} "
                      f"(threshold {how.threshold:.0%}"

@@ -649,15 +649,24 @@ class Nightly:
         configs = [config] + [p for p in [self.workdir / "asv.run-legacy.json"] if p.is_file()]
         scratch = self.workdir / f"paired-{stamp()}"  # pyhf installs shared by all three steps
         try:
-            slower = [f for f in report.findings if f.kind == "slower"]
-            if slower and self.args.confirm:
-                self.confirm(report, slower, rules, configs, scratch)
+            if self.args.confirm:
+                self.confirm_findings(report, rules, configs, scratch)
             if self.args.explain:
                 self.explain(report, rules, configs, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         gatelib.write_reports(report, self.report_dir)
         return report
+
+    def confirm_findings(self, report, rules, configs, scratch):
+        """What load alone can move is measured again before it counts: slowdowns in pairs
+        (``confirm``), measurement tracks at both commits (``confirm_measurements``)."""
+        slower = [f for f in report.findings if f.kind == "slower"]
+        if slower:
+            self.confirm(report, slower, rules, configs, scratch)
+        worse = [f for f in report.findings if f.kind == "worse"]
+        if worse:
+            self.confirm_measurements(report, worse, rules)
 
     def explain(self, report, rules, configs, scratch):
         """For each slowdown (largest first, at most ``MAX_EXPLAINED``): where the cost went
@@ -721,50 +730,69 @@ class Nightly:
         if fallback:
             self.confirm_with_asv(report, fallback, rules)
 
-    def confirm_with_asv(self, report, slower, rules):
-        """The fallback: asv re-measures the pairs in interleaved rounds (Mann-Whitney)."""
-        scratch = self.workdir / f"confirm-{stamp()}"
-        confirm_config = self.write_config("confirm", scratch)
-        commits = sorted({c for f in slower for c in (f.baseline_commit, f.commit)})
-        labels = sorted({f.label for f in slower})
-        bench = ["^" + re.escape(label) + "$" for label in labels]
-        self.log(f"confirming {len(slower)} slowdown(s): re-measuring {len(commits)} commits "
-                 "side by side")
-        rc = self.run_asv(confirm_config, commits, scratch, bench, interleave=True,
-                          extra=["-a", f"rounds={self.args.confirm_rounds}"])
+    def measure_again(self, findings, purpose, extra=()):
+        """asv measures the findings' benchmarks again at their commits, interleaved, into a
+        scratch folder: {commit: its results}, or None where that run failed (a broken night)."""
+        scratch = self.workdir / f"{purpose}-{stamp()}"
+        config = self.write_config(purpose, scratch)
+        commits = sorted({c for f in findings for c in (f.baseline_commit, f.commit)})
+        bench = ["^" + re.escape(label) + "$" for label in sorted({f.label for f in findings})]
+        self.log(f"{purpose}: measuring {len(findings)} finding(s) again at {len(commits)} "
+                 "commit(s), side by side")
         try:
+            rc = self.run_asv(config, commits, scratch, bench, interleave=True, extra=extra)
             if rc not in (0, 2):
-                self.log(f"confirmation run failed ({rc}); findings kept unconfirmed")
-                self.summary["broken"].append(f"the confirmation asv run exited with {describe_exit(rc)}")
-                for f in slower:
-                    f.detail += "; not confirmed (the confirmation run failed)"
-                return
-            again = {c.commit: c for c in resultslib.load_machine(scratch, self.machine,
-                                                                  on_error=lambda *a: None)}
-            for f in slower:
-                key = (f.benchmark, tuple(f.param_reprs))
-                before = again.get(f.baseline_commit)
-                after = again.get(f.commit)
-                mb = before.get(*key) if before else None
-                ma = after.get(*key) if after else None
-                if not (mb and ma and mb.state == ma.state == resultslib.OK):
-                    f.detail += "; confirmation could not measure the pair (kept)"
-                    continue
-                confirmed, ratio, p = gatelib.confirm_pair(mb, ma, rules.for_label(f.label))
-                f.confirmation = {"before": gatelib._summary(mb), "after": gatelib._summary(ma),
-                                  "ratio": ratio, "p_value": p, "confirmed": confirmed}
-                rule = rules.for_label(f.label)
-                shown = f"{rule.confirm_statistic} x{ratio:.2f}" + (
-                    "" if p is None else f", p={p:.2g}")
-                if confirmed:
-                    f.detail += f"; confirmed side by side ({shown})"
-                else:
-                    report.findings.remove(f)
-                    f.kind = "unconfirmed"
-                    f.detail += f"; NOT confirmed side by side ({shown}): noise"
-                    report.info.append(f)
+                self.log(f"{purpose} run failed ({rc}); findings kept unconfirmed")
+                self.summary["broken"].append(f"the {purpose} asv run exited with {describe_exit(rc)}")
+                return None
+            return {c.commit: c for c in resultslib.load_machine(scratch, self.machine,
+                                                                 on_error=lambda *a: None)}
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def confirm_with_asv(self, report, slower, rules):
+        """The fallback: asv re-measures the pairs in interleaved rounds (Mann-Whitney)."""
+        again = self.measure_again(slower, "confirm",
+                                   extra=["-a", f"rounds={self.args.confirm_rounds}"])
+        for f in slower:
+            pair = remeasured_pair(f, again)
+            if pair is None:
+                f.detail += "; confirmation could not measure the pair (kept)"
+                continue
+            mb, ma = pair
+            rule = rules.for_label(f.label)
+            confirmed, ratio, p = gatelib.confirm_pair(mb, ma, rule)
+            f.confirmation = {"before": gatelib._summary(mb), "after": gatelib._summary(ma),
+                              "ratio": ratio, "p_value": p, "confirmed": confirmed}
+            shown = f"{rule.confirm_statistic} x{ratio:.2f}" + ("" if p is None else f", p={p:.2g}")
+            if confirmed:
+                f.detail += f"; confirmed side by side ({shown})"
+            else:
+                dismiss(report, f, f"NOT confirmed side by side ({shown}): noise")
+
+    def confirm_measurements(self, report, worse, rules):
+        """A measurement track (throughput, utilization, overhead) that got worse is measured
+        again; it stays a finding only where the new values are worse again by its own rule.
+        The stored baseline stands in where the finding compares a commit with itself
+        (``--remeasure``)."""
+        judge = gatelib.Gate(rules, benchmarks_info=resultslib.load_benchmarks_json(
+            self.results_dir))
+        again = self.measure_again(worse, "confirm-tracks")
+        for f in worse:
+            pair = remeasured_pair(f, again, same_commit_before=f.before)
+            if pair is None:
+                f.detail += "; confirmation could not measure it again (kept)"
+                continue
+            b, a = (float(m["value"] if isinstance(m, dict) else m.value) for m in pair)
+            how = judge.track_judgement(f.benchmark, rules.for_label(f.label))
+            still_worse, change = gatelib.measurement_worse(how, b, a)
+            f.confirmation = {"before": b, "after": a, "ratio": a / b if b else None,
+                              "confirmed": still_worse}
+            shown = f"{b:.4g} -> {a:.4g}, {change:.1%}"
+            if still_worse:
+                f.detail += f"; confirmed when measured again ({shown})"
+            else:
+                dismiss(report, f, f"NOT confirmed when measured again ({shown}): noise")
 
     def remeasure(self, count, rules):
         """Measure the newest stored commits again and gate them against the stored measurements."""
@@ -782,8 +810,15 @@ class Nightly:
             scratch, self.machine, commits=ordered, repo=self.mirror, branch=self.args.branch,
             bench=self.bench, rules=rules, report_dir=self.report_dir / "remeasure",
             commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL,
-            baseline_results_dir=self.results_dir,
+            baseline_results_dir=self.results_dir, write=False, confirming=self.args.confirm,
         )
+        if self.args.confirm:  # the same confirmations as a night's own findings
+            paired_scratch = self.workdir / f"paired-{stamp()}"
+            try:
+                self.confirm_findings(report, rules, [config], paired_scratch)
+            finally:
+                shutil.rmtree(paired_scratch, ignore_errors=True)
+        gatelib.write_reports(report, self.report_dir / "remeasure")
         spread = gatelib.spread(self.results_dir, scratch, self.machine, ordered, self.bench)
         atomic_write_json(self.report_dir / "remeasure" / "spread.json", spread)
         self.log(f"--remeasure: {report.status}, {len(report.findings)} findings; run-to-run "
@@ -1055,6 +1090,34 @@ def apply_paired_verdict(report, finding, verdict):
     finding.kind = "unconfirmed"
     finding.detail += (f"; NOT confirmed side by side ({shown}; needs the interval above 1 "
                        f"and reaching x{1 + verdict['threshold']:.2f}): noise or under the threshold")
+    report.info.append(finding)
+
+
+def remeasured_pair(finding, again, same_commit_before=None):
+    """(before, after) of a finding measured again (``measure_again``), or None.
+
+    ``same_commit_before``: the stored baseline to use where baseline and commit are one.
+    """
+    if not again:
+        return None
+    key = (finding.benchmark, tuple(finding.param_reprs))
+    got = {c: again[c].get(*key) if c in again else None
+           for c in (finding.baseline_commit, finding.commit)}
+    after = got[finding.commit]
+    before = (same_commit_before if finding.baseline_commit == finding.commit
+              else got[finding.baseline_commit])
+    if not (after and after.state == resultslib.OK and before):
+        return None
+    if not isinstance(before, dict) and before.state != resultslib.OK:
+        return None
+    return before, after
+
+
+def dismiss(report, finding, why):
+    """A finding its confirmation did not repeat becomes information."""
+    report.findings.remove(finding)
+    finding.kind = "unconfirmed"
+    finding.detail += f"; {why}"
     report.info.append(finding)
 
 
