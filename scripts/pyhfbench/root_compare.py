@@ -333,7 +333,8 @@ def main(argv=None):
     info.update(repeat=args.repeat, budget=args.budget)
     engines = [("root", "Minuit2")] if importlib.util.find_spec("ROOT") else []
     if not engines:
-        print("ROOT is not installed in this environment: pyhf rows only", file=sys.stderr)
+        print("ROOT is not installed in this environment (scripts/bootstrap --dev installs it): "
+              "pyhf rows only", file=sys.stderr)
     engines += [(backend, optimizer) for backend in backends for optimizer in optimizers]
     done, saved_rows = {}, {}
     if args.json and Path(args.json).is_file():
