@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhfbench import history, nightly, results
+from pyhfbench import history, machines, nightly, results, runtools
 from test_gate import MACHINE, ResultsWriter, good_values
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,16 +26,16 @@ def make_nightly(tmp_path, *extra):
 
 def test_lock_is_exclusive_and_released(tmp_path):
     lock_file, results_dir = tmp_path / "work" / "nightly.lock", tmp_path / "results"
-    with nightly.RunLock(lock_file, [results_dir]):
+    with runtools.RunLock(lock_file, [results_dir]):
         assert json.loads(lock_file.read_text())["pid"] == os.getpid()
-        with pytest.raises(nightly.LockBusy, match=f"pid {os.getpid()}"):
-            with nightly.RunLock(lock_file, [results_dir]):
+        with pytest.raises(runtools.LockBusy, match=f"pid {os.getpid()}"):
+            with runtools.RunLock(lock_file, [results_dir]):
                 pass
         # Another workdir writing the same results folder is refused too.
-        with pytest.raises(nightly.LockBusy, match="results"):
-            with nightly.RunLock(tmp_path / "other" / "nightly.lock", [results_dir]):
+        with pytest.raises(runtools.LockBusy, match="results"):
+            with runtools.RunLock(tmp_path / "other" / "nightly.lock", [results_dir]):
                 pass
-    with nightly.RunLock(lock_file, [results_dir]):
+    with runtools.RunLock(lock_file, [results_dir]):
         pass
 
 
@@ -47,16 +47,16 @@ def test_lock_waits_for_the_holder(tmp_path):
         "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(1.5)\n")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    with pytest.raises(nightly.LockBusy):
-        with nightly.RunLock(lock_file, wait=0.2):
+    with pytest.raises(runtools.LockBusy):
+        with runtools.RunLock(lock_file, wait=0.2):
             pass
-    with nightly.RunLock(lock_file, wait=30):
+    with runtools.RunLock(lock_file, wait=30):
         pass
     holder.wait()
 
 
 def test_a_second_nightly_gives_up_with_exit_2_while_the_lock_is_held(tmp_path, capsys):
-    with nightly.RunLock(tmp_path / "work" / "nightly.lock", [tmp_path / "results"]):
+    with runtools.RunLock(tmp_path / "work" / "nightly.lock", [tmp_path / "results"]):
         code = nightly.main([
             "--repo", str(tmp_path / "no-repo"), "--machine", MACHINE,
             "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results"),
@@ -155,7 +155,7 @@ def test_html_is_swapped_in_one_rename(tmp_path):
 def test_machine_name_carries_the_gpu_model(tmp_path, monkeypatch):
     from benchmarks.support import monitor
 
-    assert nightly.default_machine_name() == monitor.propose_machine_name()
+    assert machines.default_machine_name() == monitor.propose_machine_name()
     # Where the suite's NVML naming cannot be used, nvidia-smi names the GPU.
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -163,23 +163,23 @@ def test_machine_name_carries_the_gpu_model(tmp_path, monkeypatch):
     smi.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3'\n")
     smi.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
-    assert nightly.smi_machine_name().endswith("-h100-80gb-hbm3")
+    assert machines.smi_machine_name().endswith("-h100-80gb-hbm3")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert nightly.smi_machine_name().endswith("-cpu")
+    assert machines.smi_machine_name().endswith("-cpu")
 
 
 def test_bench_selection_leaves_gpu_combinations_out_on_a_cpu_host(monkeypatch):
     from pyhfbench import mainjob
 
     monkeypatch.setattr(mainjob, "gpu_present", lambda: False)
-    (regex,) = nightly.bench_regexes([r"time_hypotest\('numpy'"])
+    (regex,) = machines.bench_regexes([r"time_hypotest\('numpy'"])
     label = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"
     assert re.search(regex, f"{label}('numpy', 'cpu', 10)")
     assert not re.search(regex, f"{label}('numpy', 'gpu', 10)")
     assert not re.search(regex, f"{label}('jax', 'cpu', 10)")
-    assert len(nightly.bench_regexes(quick_suite=True)) == len(mainjob.quick_suite())
+    assert len(machines.bench_regexes(quick_suite=True)) == len(mainjob.quick_suite())
     monkeypatch.setattr(mainjob, "gpu_present", lambda: True)
-    assert nightly.bench_regexes([r"x"]) == [r"x"] and nightly.bench_regexes() == []
+    assert machines.bench_regexes([r"x"]) == [r"x"] and machines.bench_regexes() == []
 
 
 def test_scripts_are_thin_executables():

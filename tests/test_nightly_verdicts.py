@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhfbench import gate, nightly
+from pyhfbench import gate, machines, nightly, verdicts
 from test_gate import MACHINE
 
 REPO_ROOT = nightly.REPO_ROOT
@@ -178,7 +178,7 @@ def test_nvml_trouble_never_renames_a_gpu_host_to_cpu(tmp_path, monkeypatch):
 
     install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_UNKNOWN)
     with pytest.raises(monitor.GpuTrouble):
-        nightly.default_machine_name()
+        machines.default_machine_name()
     code = nightly.main(["--workdir", str(tmp_path / "work"), "--results-dir",
                          str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports")])
     assert code == nightly.EXIT_BROKEN
@@ -188,8 +188,8 @@ def test_nvml_trouble_never_renames_a_gpu_host_to_cpu(tmp_path, monkeypatch):
 
 
 def test_gpu_machines_are_known_by_name_and_by_their_results(tmp_path):
-    assert nightly.name_says_gpu("node7-h100-80gb-hbm3") and nightly.name_says_gpu("n-2x-a100-sxm4-40gb")
-    assert not nightly.name_says_gpu("node7-cpu") and not nightly.name_says_gpu("h100")
+    assert machines.name_says_gpu("node7-h100-80gb-hbm3") and machines.name_says_gpu("n-2x-a100-sxm4-40gb")
+    assert not machines.name_says_gpu("node7-cpu") and not machines.name_says_gpu("h100")
     from asv.results import Results
     from asv.runner import BenchmarkResult
 
@@ -202,8 +202,8 @@ def test_gpu_machines_are_known_by_name_and_by_their_results(tmp_path):
                       record_samples=True)
     result.save(str(tmp_path / "results"))
     (tmp_path / "results" / "box" / "machine.json").write_text('{"machine": "box", "version": 1}')
-    assert nightly.gpu_results_stored(tmp_path / "results", "box")
-    assert not nightly.gpu_results_stored(tmp_path / "results", "other")
+    assert machines.gpu_results_stored(tmp_path / "results", "box")
+    assert not machines.gpu_results_stored(tmp_path / "results", "other")
 
 
 def test_gpu_trouble_inside_the_benchmarks_breaks_the_night(tmp_path, monkeypatch):
@@ -286,8 +286,8 @@ def test_a_commit_measured_again_against_itself_keeps_its_stored_value_as_baseli
             found = (benchmark, params) == (THROUGHPUT, ("'numpy'", "1"))
             return nightly.resultslib.Measurement(benchmark, params, 60.0) if found else None
 
-    before, after = nightly.remeasured_pair(finding, {"c" * 40: Again()},
+    before, after = verdicts.remeasured_pair(finding, {"c" * 40: Again()},
                                             same_commit_before=stored)
     assert before is stored and after.value == 60.0
-    assert nightly.remeasured_pair(finding, {"c" * 40: Again()}) is None  # a time_: no pair
-    assert nightly.remeasured_pair(finding, None) is None  # the run failed
+    assert verdicts.remeasured_pair(finding, {"c" * 40: Again()}) is None  # a time_: no pair
+    assert verdicts.remeasured_pair(finding, None) is None  # the run failed

@@ -138,7 +138,7 @@ def test_worker_runs_a_real_suite_benchmark(tmp_path):
 
 
 def test_nightly_applies_a_paired_verdict(tmp_path):
-    from pyhfbench import nightly
+    from pyhfbench import verdicts
 
     def finding():
         return gate.Finding(kind="slower", commit="b" * 40, benchmark="bench_x.C.time_y",
@@ -150,8 +150,8 @@ def test_nightly_applies_a_paired_verdict(tmp_path):
     slower = paired.decide(pairs_from([1.15 * (1 + rng.uniform(-0.02, 0.02)) for _ in range(21)]),
                            "cpu")
     same = paired.decide(pairs_from([1 + rng.uniform(-0.05, 0.05) for _ in range(21)]), "cpu")
-    nightly.apply_paired_verdict(report, confirmed, slower)
-    nightly.apply_paired_verdict(report, rejected, same)
+    verdicts.apply_paired_verdict(report, confirmed, slower)
+    verdicts.apply_paired_verdict(report, rejected, same)
     assert report.findings == [confirmed] and confirmed.confirmation["confirmed"]
     assert "confirmed side by side (paired cpu time, 21 pairs" in confirmed.detail
     assert report.info == [rejected] and rejected.kind == "unconfirmed"

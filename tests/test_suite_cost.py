@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import common
 from benchmarks.support import backends, preimport, sampling, suite, threads
-from pyhfbench import asvconf, mainjob, nightly
+from pyhfbench import asvconf, machines, mainjob
 
 
 # --------------------------------------------------------------------------- sampling
@@ -225,7 +225,7 @@ def test_the_hosts_quick_suite_is_the_classes_declarations(monkeypatch):
     regexes = mainjob.quick_suite()
     assert regexes == suite.quick_regexes(suite.suite_classes())
     monkeypatch.setattr(mainjob, "gpu_present", lambda: True)
-    assert nightly.bench_regexes(quick_suite=True) == regexes
+    assert machines.bench_regexes(quick_suite=True) == regexes
 
 
 def test_a_quick_run_limits_a_setup_cache_to_the_quick_combinations(monkeypatch):

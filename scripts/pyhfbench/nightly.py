@@ -1,92 +1,31 @@
 """The nightly run: benchmark what is new on pyhf's branch, publish, and run the gate.
 
-One idempotent command for cron or a CI runner (``scripts/nightly``)::
-
-    scripts/nightly [--repo URL|PATH] [--branch main] [--machine NAME] [--bench REGEX]...
-
-Steps, each safe to repeat:
-
-1. take the lock (``fcntl.flock`` on ``<workdir>/nightly.lock`` and on the
-   results folder itself): a second run waits ``--wait-lock`` seconds, then
-   gives up with exit status 2;
-2. update the mirror clone of pyhf (``<workdir>/pyhf.git``), from ``--repo``;
-3. write the asv configurations derived from asv.conf.json
-   (``scripts/pyhfbench/asvconf.py``) and register the machine;
-4. resume: move results a previous, interrupted run completed from the
-   staging folder into the results folder;
-5. pick the commits not yet benchmarked on this machine: the branch's
-   commits after the newest one with results (the branch head on a first
-   run; at most ``--max-commits``), plus the commits an interrupted run had
-   planned; these are gated. Backfilled, not gated: with ``--backfill-tags``
-   the releases from v0.6.0 on, on any branch (``release/v0.7.x``), and with
-   ``--backfill-main N`` a first history of the branch (``history.py``);
-6. ``asv run`` them with recorded samples (``--record-samples``), each in the
-   environment its code runs in (``--legacy-matrix`` where pyhf still calls
-   ``np.product``), the benchmarks recording why they skip beside the results
-   (``results/<machine>/skips/``). A backfilled commit that does not build is
-   noted in the report once, not a failure of the night. asv
-   writes into ``<workdir>/staging``; each completed commit is then moved into
-   the results folder by write-to-temporary-and-rename, so the results
-   folder only ever holds complete files. A commit that does not build, or a
-   benchmark that crashes, is recorded (as failed) and the other commits are
-   still measured;
-7. ``asv publish`` into a fresh folder, then swap the ``--html-dir``
-   symlink to it in one rename;
-8. optionally commit the results to git (``--commit-results``: the results
-   folder is a checkout of a results branch, as in astropy-benchmarks),
-   push them (``--push-results``) and, after the gate (step 10), push the
-   html to a gh-pages branch (``--push-html URL``);
-9. run the gate (``scripts/pyhfbench/gate.py``) on the commits of this run
-   and, for time findings, confirm them (``--confirm``, default): the flagged
-   commit and its baseline are measured again side by side (interleaved asv
-   rounds) and a finding stands only when the pair shows it again;
-10. explain each slowdown (``slower``, ``more_instructions``; ``--no-explain``
-   turns it off): where the cost went between the baseline and the flagged
-   commit (``explain.py``, cProfile of both alternately) and, where several
-   commits lie between them, the first that shows it (``bisection.py``, at
-   most ``--bisect-builds`` commits measured, by default ceil(log2 N) + 2);
-   the report gets one sentence per finding on top, and goes onto the
-   dashboard (``html/regressions/``) before the html is pushed.
-
-Exit status: 0 clean (including "no new commits"), 1 findings (the gate's
-``regressions.md`` says which), 2 the run itself broke, whatever the cause:
-lock held, git or asv failed or was killed by a signal, a planned commit left
-without results, publishing (the asv dashboard, the report or the
-utilization pages) failed, a GPU machine whose GPU cannot be reached, or any
-unexpected exception. A broken night still writes its record
-(``last-run.json``, in the workdir and in ``--report-dir``) and a
-``regressions.md`` that says why; the report dir's files from an earlier
-night are removed first, so what is there is this night's.
-
-Paths (defaults, all in this checkout): ``--workdir .asv/nightly`` (mirror,
-staging, lock, journal, logs, derived configs), ``--results-dir results``,
-``--html-dir html``, ``--env-dir .asv/env``, ``--report-dir .asv/reports``
-(``regressions.md``, ``regressions.json``; ``last-run.json`` is in the
-workdir).
+The steps, the exit statuses and the paths: docs/nightly.md. The confirmation and
+explanation of findings: ``verdicts.py``; the lock, log and commands: ``runtools.py``;
+the machine's name: ``machines.py``.
 """
 
 import argparse
 import contextlib
-import datetime
-import errno
-import fcntl
 import json
 import os
-import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
+import subprocess
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from . import asvconf, bisection, dashboard, explain_report, history, paired, regressions_page
+from . import asvconf, dashboard, history, regressions_page
 from . import explain as explainlib
 from . import gate as gatelib
 from . import results as resultslib
+from .machines import bench_regexes, default_machine_name, gpu_results_stored, name_says_gpu
+from .runtools import (Log, NightlyError, RunLock, _redact, atomic_write_json, describe_exit,
+                       git, read_json, run_cmd, stamp, utcnow)
+from .verdicts import Verdicts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASVCALL = Path(__file__).resolve().parent / "asvcall.py"
@@ -94,227 +33,12 @@ DEFAULT_REPO = "https://github.com/scikit-hep/pyhf.git"
 DEFAULT_WORKDIR = REPO_ROOT / ".asv" / "nightly"
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
-#: Paired confirmations of one night (about 20 s each for a 0.6 s call): the largest ratios
-#: first; candidates beyond them are information, findings by the gate's own rule go to asv.
-MAX_PAIRED_CONFIRMATIONS = 20
-#: Slowdowns explained (profiled, bisected) in one night, the largest first.
-MAX_EXPLAINED = 6
-
-
-class NightlyError(RuntimeError):
-    """The run cannot go on (exit status 2)."""
-
-
-class LockBusy(NightlyError):
-    pass
-
-
-# --------------------------------------------------------------------------- small helpers
-
-
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def stamp():
-    return utcnow().strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
-
-
-class Log:
-    """Timestamped lines to stdout and to the run's log file."""
-
-    def __init__(self, path=None):
-        self.path = path
-        self.handle = None
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(path, "a", buffering=1)
-
-    def __call__(self, message):
-        line = f"[nightly {utcnow().strftime('%H:%M:%S')}] {message}"
-        print(line, flush=True)
-        self.raw(line + "\n")
-
-    def raw(self, text):
-        if self.handle:
-            self.handle.write(text)
-
-    def close(self):
-        if self.handle:
-            self.handle.close()
-
-
-def run_cmd(args, log=None, check=True, cwd=None, env=None):
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd,
-                            env=env)
-    shown = _redact(" ".join(str(a) for a in args))
-    if log:
-        log.raw(f"$ {shown}\n{_redact(result.stdout)}{_redact(result.stderr)}")
-    if check and result.returncode != 0:
-        raise NightlyError(f"{shown[:200]} failed ({result.returncode}): "
-                           f"{_redact(result.stderr.strip()[-2000:])}")
-    return result
-
-
-def git(repo, *args, log=None, check=True):
-    return run_cmd(["git", "-C", repo, *args], log=log, check=check)
-
-
-def atomic_write_json(path, data, indent=2):
-    return resultslib.atomic_write_text(path, json.dumps(data, indent=indent) + "\n")
-
-
-def read_json(path, default=None):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return default
-
-
-def gpu_model():
-    """The first NVIDIA GPU's model name, or None on a host without one."""
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    return names[0] if out.returncode == 0 and names else None
-
-
-def slug(text):
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def default_machine_name():
-    """``<host>-<gpu model>`` on GPU hosts (``node7-h100-80gb-hbm3``), else ``<host>-cpu``.
-
-    The suite's own naming (``benchmarks/support/monitor.py``, through NVML), as
-    ``scripts/main-job`` uses; ``nvidia-smi`` where that cannot be imported. NVML
-    trouble raises (monitor.GpuTrouble): a GPU host never falls back to ``<host>-cpu``.
-    """
-    try:
-        from . import mainjob
-
-        support = mainjob.support_module("monitor")
-    except ImportError:
-        return smi_machine_name()
-    return support.propose_machine_name()
-
-
-#: NVIDIA model families as they appear in a machine name (``node7-h100-80gb-hbm3``).
-GPU_MODEL_IN_NAME = re.compile(
-    r"(?:^|-)(?:\d+x-)?(?:[abhlpkv]\d{2,3}[a-z]*|l4|t4|a2|gh200|gb200|rtx|gtx|quadro|tesla|titan)"
-    r"(?:-|$)")
-
-
-def name_says_gpu(machine):
-    """Whether ``<host>-<rest>`` names a GPU model in ``<rest>`` (the host part may be anything)."""
-    rest = machine.lower().split("-", 1)[1] if "-" in machine else ""
-    return bool(GPU_MODEL_IN_NAME.search(rest)) and not rest.endswith("cpu")
-
-
-def gpu_results_stored(results_dir, machine):
-    """Whether a GPU combination was ever measured under ``machine`` in ``results_dir``."""
-    try:
-        stored = resultslib.load_machine(results_dir, machine, on_error=lambda *a: None)
-    except resultslib.ResultsError:  # nothing stored under this name yet
-        return False
-    for commit in stored:
-        for measurement in commit.measurements.values():
-            if measurement.state == resultslib.OK and "'gpu'" in measurement.params:
-                return True
-    return False
-
-
-def smi_machine_name():
-    host = slug(socket.gethostname().split(".")[0]) or "host"
-    gpu = gpu_model()
-    return f"{host}-{re.sub(r'^nvidia-', '', slug(gpu))}" if gpu else f"{host}-cpu"
-
-
-def bench_regexes(user_bench=(), quick_suite=False, gpu=None):
-    """asv ``--bench`` regexes: the user's (or the quick suite), without GPU combinations on a host
-    without a GPU (they would only be skipped, one process each), as ``scripts/main-job`` does.
-    ``gpu=True`` (a machine meant to have one) keeps them whatever NVML says."""
-    from . import mainjob
-
-    selection = list(user_bench or ()) or (mainjob.quick_suite() if quick_suite else [])
-    if gpu is None:
-        try:
-            gpu = mainjob.gpu_present()
-        except ImportError:
-            gpu = gpu_model() is not None
-    return mainjob.bench_selection(selection, gpu)
-
-
-# --------------------------------------------------------------------------- the lock
-
-
-class RunLock:
-    """Exclusive ``flock`` on the workdir's lock file and on the results folder.
-
-    The lock belongs to the open file description, so the asv child process
-    inherits it (``fds``): an orphaned asv keeps it until it exits, and a
-    crashed run releases it with its last process.
-    """
-
-    def __init__(self, lock_file, directories=(), wait=0.0):
-        self.lock_file = Path(lock_file)
-        self.directories = [Path(d) for d in directories]
-        self.wait = wait
-        self.fds = []
-
-    def _flock(self, fd, what):
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except OSError as err:
-                if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    holder = ""
-                    with contextlib.suppress(OSError, ValueError):
-                        info = json.loads(self.lock_file.read_text() or "{}")
-                        holder = f" (pid {info.get('pid')}, since {info.get('since')})"
-                    raise LockBusy(f"another nightly run holds the lock on {what}{holder}") from None
-                time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
-
-    def __enter__(self):
-        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-            self.fds.append(fd)
-            self._flock(fd, self.lock_file)
-            for directory in self.directories:
-                directory.mkdir(parents=True, exist_ok=True)
-                fd = os.open(directory, os.O_RDONLY)
-                self.fds.append(fd)
-                self._flock(fd, directory)
-        except BaseException:
-            self.release()
-            raise
-        os.ftruncate(self.fds[0], 0)
-        os.pwrite(self.fds[0], json.dumps(
-            {"pid": os.getpid(), "since": utcnow().isoformat(timespec="seconds")}).encode(), 0)
-        return self
-
-    def release(self):
-        for fd in self.fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.fds = []
-
-    def __exit__(self, *exc):
-        self.release()
 
 
 # --------------------------------------------------------------------------- the run
 
 
-class Nightly:
+class Nightly(Verdicts):
     def __init__(self, args):
         self.args = args
         self.workdir = Path(args.workdir).resolve()
@@ -658,142 +382,6 @@ class Nightly:
         gatelib.write_reports(report, self.report_dir)
         return report
 
-    def confirm_findings(self, report, rules, configs, scratch):
-        """What load alone can move is measured again before it counts: slowdowns in pairs
-        (``confirm``), measurement tracks at both commits (``confirm_measurements``)."""
-        slower = [f for f in report.findings if f.kind == "slower"]
-        if slower:
-            self.confirm(report, slower, rules, configs, scratch)
-        worse = [f for f in report.findings if f.kind == "worse"]
-        if worse:
-            self.confirm_measurements(report, worse, rules)
-
-    def explain(self, report, rules, configs, scratch):
-        """For each slowdown (largest first, at most ``MAX_EXPLAINED``): where the cost went
-        (``explain.py``) and, over a range of several commits, the first commit that shows it
-        (``bisection.py``). Either may fail, saying why in the report; the night goes on."""
-        slowdowns = sorted((f for f in report.findings if f.kind in explain_report.SLOWDOWNS),
-                           key=lambda f: -explain_report.slowdown_ratio(f))
-        installs = {}
-        for f in slowdowns[:MAX_EXPLAINED]:
-            try:
-                env = paired.first_environment(f, configs)
-            except paired.PairedError as err:
-                f.explanation = {"error": str(err)}
-                continue
-            built = installs.setdefault(env.name, paired.Installs(env, self.mirror, scratch))
-            self.log(f"explaining {f.label} at {f.commit[:8]} against {f.baseline_commit[:8]}: "
-                     f"{self.args.explain_rounds} profiles a side, alternately")
-            f.explanation = attempt(lambda: explainlib.explain_finding(
-                f, env, built, self.mirror, report.commit_url, self.args.explain_rounds), self.log)
-            if self.args.bisect:
-                self.log(f"bisecting {f.baseline_commit[:8]}..{f.commit[:8]} on {f.label}")
-                f.bisection = attempt(lambda: bisection.bisect_finding(
-                    f, env, built, self.mirror, rules.for_label(f.label),
-                    self.args.bisect_builds or None), self.log)
-                if f.bisection and not f.bisection.get("error"):
-                    self.log(f"  first shows it: {f.bisection['first_bad'][:8]} "
-                             f"({f.bisection['measured']} measured, {f.bisection['builds']} "
-                             f"builds, {f.bisection['seconds']:.0f} s)")
-
-    def confirm(self, report, slower, rules, configs, scratch):
-        """Time each flagged commit and its baseline again, alternately (A B B A ...); keep
-        what repeats (``paired.py``). A pair the paired runner cannot measure (no asv
-        environment or wheel here) falls back to asv's interleaved rounds, saying so."""
-        fallback = []
-        slower = sorted(slower, key=lambda f: -(f.ratio or 0))
-        slower, over_budget = slower[:MAX_PAIRED_CONFIRMATIONS], slower[MAX_PAIRED_CONFIRMATIONS:]
-        for f in over_budget:
-            if f.candidate:  # below the gate's own rule: without a paired run, not a finding
-                report.findings.remove(f)
-                f.kind = "unconfirmed"
-                f.detail += (f"; not confirmed: beyond the {MAX_PAIRED_CONFIRMATIONS} paired "
-                             "confirmations of a night (largest ratios first)")
-                report.info.append(f)
-            else:
-                fallback.append(f)
-        for f in slower:
-            rule = rules.for_label(f.label)
-            self.log(f"confirming {f.label} at {f.commit[:8]} against "
-                     f"{f.baseline_commit[:8]}: {rule.confirm_pairs} alternating pairs")
-            try:
-                verdict = confirm_paired(f, configs, self.mirror, scratch, rule)
-            except paired.PairedError as err:
-                self.log(f"paired confirmation of {f.label} not possible ({err}); "
-                         "asv's interleaved rounds instead")
-                f.detail += f"; paired confirmation not possible ({err})"
-                fallback.append(f)
-                continue
-            apply_paired_verdict(report, f, verdict)
-            self.log(f"  {paired.describe(verdict)}: "
-                     f"{'confirmed' if verdict['confirmed'] else 'not confirmed'}")
-        if fallback:
-            self.confirm_with_asv(report, fallback, rules)
-
-    def measure_again(self, findings, purpose, extra=()):
-        """asv measures the findings' benchmarks again at their commits, interleaved, into a
-        scratch folder: {commit: its results}, or None where that run failed (a broken night)."""
-        scratch = self.workdir / f"{purpose}-{stamp()}"
-        config = self.write_config(purpose, scratch)
-        commits = sorted({c for f in findings for c in (f.baseline_commit, f.commit)})
-        bench = ["^" + re.escape(label) + "$" for label in sorted({f.label for f in findings})]
-        self.log(f"{purpose}: measuring {len(findings)} finding(s) again at {len(commits)} "
-                 "commit(s), side by side")
-        try:
-            rc = self.run_asv(config, commits, scratch, bench, interleave=True, extra=extra)
-            if rc not in (0, 2):
-                self.log(f"{purpose} run failed ({rc}); findings kept unconfirmed")
-                self.summary["broken"].append(f"the {purpose} asv run exited with {describe_exit(rc)}")
-                return None
-            return {c.commit: c for c in resultslib.load_machine(scratch, self.machine,
-                                                                 on_error=lambda *a: None)}
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def confirm_with_asv(self, report, slower, rules):
-        """The fallback: asv re-measures the pairs in interleaved rounds (Mann-Whitney)."""
-        again = self.measure_again(slower, "confirm",
-                                   extra=["-a", f"rounds={self.args.confirm_rounds}"])
-        for f in slower:
-            pair = remeasured_pair(f, again)
-            if pair is None:
-                f.detail += "; confirmation could not measure the pair (kept)"
-                continue
-            mb, ma = pair
-            rule = rules.for_label(f.label)
-            confirmed, ratio, p = gatelib.confirm_pair(mb, ma, rule)
-            f.confirmation = {"before": gatelib._summary(mb), "after": gatelib._summary(ma),
-                              "ratio": ratio, "p_value": p, "confirmed": confirmed}
-            shown = f"{rule.confirm_statistic} x{ratio:.2f}" + ("" if p is None else f", p={p:.2g}")
-            if confirmed:
-                f.detail += f"; confirmed side by side ({shown})"
-            else:
-                dismiss(report, f, f"NOT confirmed side by side ({shown}): noise")
-
-    def confirm_measurements(self, report, worse, rules):
-        """A measurement track (throughput, utilization, overhead) that got worse is measured
-        again; it stays a finding only where the new values are worse again by its own rule.
-        The stored baseline stands in where the finding compares a commit with itself
-        (``--remeasure``)."""
-        judge = gatelib.Gate(rules, benchmarks_info=resultslib.load_benchmarks_json(
-            self.results_dir))
-        again = self.measure_again(worse, "confirm-tracks")
-        for f in worse:
-            pair = remeasured_pair(f, again, same_commit_before=f.before)
-            if pair is None:
-                f.detail += "; confirmation could not measure it again (kept)"
-                continue
-            b, a = (float(m["value"] if isinstance(m, dict) else m.value) for m in pair)
-            how = judge.track_judgement(f.benchmark, rules.for_label(f.label))
-            still_worse, change = gatelib.measurement_worse(how, b, a)
-            f.confirmation = {"before": b, "after": a, "ratio": a / b if b else None,
-                              "confirmed": still_worse}
-            shown = f"{b:.4g} -> {a:.4g}, {change:.1%}"
-            if still_worse:
-                f.detail += f"; confirmed when measured again ({shown})"
-            else:
-                dismiss(report, f, f"NOT confirmed when measured again ({shown}): noise")
-
     def remeasure(self, count, rules):
         """Measure the newest stored commits again and gate them against the stored measurements."""
         stored = self.stored(None)
@@ -1063,64 +651,6 @@ class Nightly:
         self.log.close()
 
 
-def confirm_paired(finding, configs, mirror, scratch, rule):
-    """The paired verdict of a finding, in the first configuration that has its environment."""
-    env = paired.first_environment(finding, configs)
-    return paired.confirm_finding(finding, env, mirror, scratch, rule)
-
-
-def attempt(step, log):
-    """``step()``, or ``{"error": why}``: an explanation or a bisection never breaks the night."""
-    try:
-        return step()
-    except Exception as err:  # noqa: BLE001 - anything: a worker, git, pip, valgrind
-        log.raw(traceback.format_exc())
-        log(f"  failed: {type(err).__name__}: {err}")
-        return {"error": f"{type(err).__name__}: {err}"[:600]}
-
-
-def apply_paired_verdict(report, finding, verdict):
-    """Record a paired verdict on a ``slower`` finding; an unconfirmed one becomes information."""
-    finding.confirmation = dict(verdict, before=None, after=None, p_value=None)
-    shown = paired.describe(verdict)
-    if verdict["confirmed"]:
-        finding.detail += f"; confirmed side by side ({shown})"
-        return
-    report.findings.remove(finding)
-    finding.kind = "unconfirmed"
-    finding.detail += (f"; NOT confirmed side by side ({shown}; needs the interval above 1 "
-                       f"and reaching x{1 + verdict['threshold']:.2f}): noise or under the threshold")
-    report.info.append(finding)
-
-
-def remeasured_pair(finding, again, same_commit_before=None):
-    """(before, after) of a finding measured again (``measure_again``), or None.
-
-    ``same_commit_before``: the stored baseline to use where baseline and commit are one.
-    """
-    if not again:
-        return None
-    key = (finding.benchmark, tuple(finding.param_reprs))
-    got = {c: again[c].get(*key) if c in again else None
-           for c in (finding.baseline_commit, finding.commit)}
-    after = got[finding.commit]
-    before = (same_commit_before if finding.baseline_commit == finding.commit
-              else got[finding.baseline_commit])
-    if not (after and after.state == resultslib.OK and before):
-        return None
-    if not isinstance(before, dict) and before.state != resultslib.OK:
-        return None
-    return before, after
-
-
-def dismiss(report, finding, why):
-    """A finding its confirmation did not repeat becomes information."""
-    report.findings.remove(finding)
-    finding.kind = "unconfirmed"
-    finding.detail += f"; {why}"
-    report.info.append(finding)
-
-
 def select_new_commits(branch, stored, pending=(), max_commits=10):
     """The commits to benchmark, oldest first, and a note for the log (or None).
 
@@ -1143,11 +673,6 @@ def select_new_commits(branch, stored, pending=(), max_commits=10):
         note = f"{len(new)} new commits; benchmarking the newest {max_commits}"
         new = new[:max_commits]
     return list(reversed(new)), note
-
-
-def _redact(text):
-    """Hide credentials in URLs (https://user:token@host) before they reach a log."""
-    return re.sub(r"//[^/@\s]+@", "//***@", text)
 
 
 def _die_with_parent():
@@ -1259,15 +784,6 @@ def build_parser():
                    help="wait this long for another run's lock (default: give up at once)")
     p.add_argument("--quiet-asv", action="store_true", help="asv's output to the log file only")
     return p
-
-
-def describe_exit(rc):
-    """An exit status as words: a negative one is the signal that killed the process."""
-    if rc is not None and rc < 0:
-        with contextlib.suppress(ValueError):
-            return f"signal {signal.Signals(-rc).name} ({rc})"
-        return f"signal {-rc} ({rc})"
-    return str(rc)
 
 
 def record_failed_start(args, reason):

@@ -193,14 +193,14 @@ def main(argv=None):
                         help="no GPU, or a framework that cannot reach it, fails (default: when "
                         "the machine name carries a GPU model)")
     args = parser.parse_args(argv)
-    from . import nightly
+    from . import machines
 
     try:
         machine = args.machine or default_machine()
         statuses, trouble = run_node(
             args.wheelhouse, args.workdir, args.results_dir, machine, args.host_python,
             args.revisions, args.bench, not args.full, args.machine_file,
-            args.expect_gpu or nightly.name_says_gpu(machine))
+            args.expect_gpu or machines.name_says_gpu(machine))
     except (NodeError, wheelhouse.WheelhouseError) as err:
         print(f"offline-bench: {err}", file=sys.stderr)
         return 2
