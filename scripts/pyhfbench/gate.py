@@ -434,7 +434,7 @@ class Gate:
     def param_dict(self, measurement):
         names = self.info_of.get(measurement.benchmark, {}).get("param_names") or [
             f"param{i + 1}" for i in range(len(measurement.params))]
-        return {name: _unrepr(value) for name, value in zip(names, measurement.params)}
+        return {name: resultslib.unrepr(value) for name, value in zip(names, measurement.params)}
 
     def add(self, kind, commit, measurement=None, env_name=None, baseline=None, before=None,
             ratio=None, p_value=None, detail=""):
@@ -687,18 +687,11 @@ def matching_time_key(benchmark, params, param_names):
         sys.path.insert(0, str(REPO_ROOT))
     from benchmarks.support.instruction_workloads import WORKLOADS
 
-    match = WORKLOADS.get(_unrepr(values["workload"]))
+    match = WORKLOADS.get(resultslib.unrepr(values["workload"]))
     if match is None:
         return None
     time_benchmark, extra = match
     return time_benchmark, (values.get("backend"), values.get("device"), *map(repr, extra))
-
-
-def _unrepr(value):
-    """asv stores parameter values as their repr: show 'numpy' as numpy."""
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
 
 
 # --------------------------------------------------------------------------- reports

@@ -21,10 +21,6 @@ FIGURES = {  # benchmark -> (column title, axis label)
 RATIO = "bench_gpu_study.PrecisionRatio.track_fp64_over_fp32_throughput"
 
 
-def _unquote(param):
-    return param.strip("'")
-
-
 def study_rows(results_dir, machine, commits=None):
     """{(commit, backend, device): {"points": {(precision, batch): {benchmark: value}},
     "ratio": {batch: value}}}; values are floats, or the state ("skipped"/"failed")."""
@@ -35,7 +31,7 @@ def study_rows(results_dir, machine, commits=None):
         for (benchmark, params), measurement in stored.measurements.items():
             if not benchmark.startswith(PREFIX):
                 continue
-            params = [_unquote(p) for p in params]
+            params = [resultslib.unrepr(p) for p in params]
             value = measurement.value if measurement.state == resultslib.OK else measurement.state
             key = (stored.commit, params[0], params[1])
             if benchmark == RATIO:

@@ -15,7 +15,6 @@ With internet, the real thing is plain asv on the committed configuration
 (see docs/configurations.md): ``asv run`` against pyhf main on GitHub.
 """
 
-import math
 import os
 import re
 import subprocess
@@ -147,27 +146,11 @@ OUTCOMES = (MEASURED, SKIPPED, NOT_SELECTED, FAILED)
 
 
 def outcome_of(value, label, selection):
-    """asv stores a failure as None, and both a skip and a combination it did not run as NaN:
-    the selection tells those two apart."""
-    if value is None:
-        return FAILED
-    if isinstance(value, float) and math.isnan(value):
-        return SKIPPED if is_selected(label, selection) else NOT_SELECTED
-    return MEASURED
-
-
-def outcomes(result, selection):
-    """[(label, outcome)] for every combination in one asv result (``asv.results.Results``)."""
-    import itertools
-
-    rows = []
-    for name in result.get_all_result_keys():
-        params = result.get_result_params(name)
-        values = result.get_result_value(name, params)
-        for param_set, value in zip(itertools.product(*params) if params else [()], values):
-            label = label_of(name, param_set)
-            rows.append((label, outcome_of(value, label, selection)))
-    return rows
+    """asv stores both a skip and a combination it did not run as NaN: the selection tells them apart."""
+    state = resultslib.state_of(value)
+    if state == resultslib.SKIPPED and not is_selected(label, selection):
+        return NOT_SELECTED
+    return {resultslib.OK: MEASURED, resultslib.SKIPPED: SKIPPED, resultslib.FAILED: FAILED}[state]
 
 
 def summary_rows(results_dir, machine, selection=()):
@@ -178,12 +161,14 @@ def summary_rows(results_dir, machine, selection=()):
     """
     from collections import Counter
 
-    from asv.results import iter_results_for_machine
-
+    try:  # as asv's own reader: no folder is no results, an unreadable file is left out
+        loaded = resultslib.load_machine(results_dir, machine, on_error=lambda *a: None)
+    except resultslib.ResultsError:
+        loaded = []
     rows = []
-    for result in sorted(iter_results_for_machine(str(results_dir), machine), key=lambda r: r.date):
-        counts = Counter(outcome for _, outcome in outcomes(result, selection))
-        rows.append({"commit": result.commit_hash, **{o: counts.get(o, 0) for o in OUTCOMES}})
+    for stored in sorted(loaded, key=lambda r: r.date):
+        counts = Counter(outcome_of(m.value, m.label, selection) for m in stored.measurements.values())
+        rows.append({"commit": stored.commit, **{o: counts.get(o, 0) for o in OUTCOMES}})
     return rows
 
 

@@ -21,7 +21,6 @@ and the commit after, and compare the summaries.
 """
 
 import importlib
-import json
 import os
 import pstats
 import re
@@ -32,6 +31,8 @@ import tempfile
 from pathlib import Path
 
 from . import asvconf
+from .results import load_benchmarks_json as _benchmarks_json
+from .results import unrepr as _unquote
 
 REPO_ROOT = asvconf.REPO_ROOT
 PROFILES_FOLDER = "profiles"
@@ -44,15 +45,6 @@ class ProfileError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- benchmarks
-
-def _benchmarks_json(results_dir):
-    try:
-        data = json.loads((Path(results_dir) / "benchmarks.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    data.pop("version", None)
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
-
 
 def _from_source(name, benchmark_dir):
     """(param_names, params as asv reprs) of ``module.Class.method`` by importing the suite."""
@@ -77,10 +69,6 @@ def _from_source(name, benchmark_dir):
         params = [params]
     names = list(getattr(owner, "param_names", []) or [f"param{i + 1}" for i in range(len(params))])
     return names, [[repr(v) for v in values] for values in params]
-
-
-def _unquote(text):
-    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
 
 
 def resolve_benchmark(spec, param_values=None, results_dir=None, benchmark_dir=None):

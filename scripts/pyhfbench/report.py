@@ -26,7 +26,6 @@ report to ``html/report/`` and links it from asv's index page (the offline
 dashboard is dashboard_assets', called from dashboard.finish_dashboard).
 """
 
-import ast
 import html as htmlmod
 import itertools
 import json
@@ -41,7 +40,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import asv_index
+from . import results as resultslib
 from .gate import display_unit
+from .results import FAILED, OK, SKIPPED, STATE_TEXT, state_of
+from .results import described_machines as machines
+from .results import load_benchmarks_json as read_benchmarks_json
+from .results import unrepr as _unquote
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT_FOLDER = "report"
@@ -74,30 +78,11 @@ UTILIZATION_MODULES = ("bench_utilization",)
 PROFILES_FOLDER = "profiles"
 MAX_LIST = 40
 
-OK, SKIPPED, FAILED = "ok", "n/a", "failed"
-
-
 class ReportError(RuntimeError):
     """No results to report on (unknown machine or commit)."""
 
 
 # --------------------------------------------------------------------------- reading
-
-def state_of(value):
-    if value is None:
-        return FAILED
-    if isinstance(value, float) and math.isnan(value):
-        return SKIPPED
-    return OK
-
-
-def _unquote(text):
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return str(text)
-    return str(value)
-
 
 def kind_of(name, info_type=None):
     """'time', 'track' or 'memory', from benchmarks.json's type or the method prefix."""
@@ -168,24 +153,6 @@ class CommitResults:
     machine_info: dict
 
 
-def read_benchmarks_json(results_dir):
-    path = Path(results_dir) / "benchmarks.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    data.pop("version", None)
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
-
-
-def machines(results_dir):
-    """Machines with a machine.json under ``results_dir``."""
-    root = Path(results_dir)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "machine.json").is_file())
-
-
 def _better(old, new):
     """Which of two values of one combination (from two environments) to keep."""
     rank = {OK: 2, FAILED: 1, SKIPPED: 0}
@@ -201,7 +168,8 @@ def load_commit(results_dir, machine, commit=None):
     from asv.results import iter_results_for_machine
 
     results_dir = Path(results_dir)
-    if not (results_dir / machine / "machine.json").is_file():
+    machine_info = resultslib.load_machine_info(results_dir, machine)
+    if machine_info is None:
         raise ReportError(f"no results for machine {machine!r} in {results_dir}")
     loaded = list(iter_results_for_machine(str(results_dir), machine))
     if not loaded:
@@ -250,10 +218,6 @@ def load_commit(results_dir, machine, commit=None):
                         and state_of(value) == OK:
                     bench.spread[combo] = (st["q_25"], st["q_75"])
     not_run = sorted(set(infos) - set(benchmarks))
-    try:
-        machine_info = json.loads((results_dir / machine / "machine.json").read_text())
-    except (OSError, ValueError):
-        machine_info = {}
     return CommitResults(machine=machine, commit=chosen, date=dates[chosen], envs=envs,
                          benchmarks=benchmarks, not_run=not_run, commits=commits,
                          machine_info=machine_info)
@@ -280,7 +244,7 @@ def fmt_time(seconds):
 def fmt_value(value, unit):
     state = state_of(value)
     if state != OK:
-        return state
+        return STATE_TEXT[state]
     if unit == "seconds":
         return fmt_time(value)
     if unit == "bytes":
@@ -474,8 +438,8 @@ def render_html(blocks):
                     if (r, c) in table.marked:
                         classes.append("worst")
                     text = str(cell)
-                    if text in (SKIPPED, FAILED):
-                        classes.append("na" if text == SKIPPED else "failed")
+                    if text in (STATE_TEXT[SKIPPED], STATE_TEXT[FAILED]):
+                        classes.append("na" if text == STATE_TEXT[SKIPPED] else "failed")
                     attr = f' class="{" ".join(classes)}"' if classes else ""
                     cells.append(f"<td{attr}>{_inline_html(text)}</td>")
                 body.append("<tr>" + "".join(cells) + "</tr>")
@@ -991,7 +955,7 @@ def lanes_section(report, anchor, findings=None):
             time_value = time_bench.values.get(time_combo) if time_bench else None
             rows.append([workload.get("workload", workload_label(bench.workload(combo))),
                          column_label(column),
-                         f"{value:,.0f}" if state_of(value) == OK else state_of(value),
+                         f"{value:,.0f}" if state_of(value) == OK else STATE_TEXT[state_of(value)],
                          fmt_value(time_value, "seconds") if time_bench else "not run",
                          f"`{time_name.rsplit('.', 1)[-1]}`" if time_name else "",
                          lane_verdict((findings or {}).get(key)),

@@ -13,6 +13,7 @@ compare, and knows how asv encodes the three outcomes of a benchmark:
   is told apart from benchmarks that crashed.
 """
 
+import ast
 import itertools
 import json
 import math
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+#: How the reports print a state: a skip reads "n/a" there.
+STATE_TEXT = {OK: "ok", SKIPPED: "n/a", FAILED: "failed"}
 
 #: Benchmark kinds by the prefix of the method name (asv's conventions).
 KINDS = ("time", "timeraw", "peakmem", "mem", "track")
@@ -45,6 +48,15 @@ def state_of(value):
     if isinstance(value, float) and math.isnan(value):
         return SKIPPED
     return OK
+
+
+def unrepr(text):
+    """asv stores parameter values as their repr: 'numpy' reads numpy, 10 reads 10."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return str(text)
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -199,31 +211,53 @@ def load_machine(results_dir, machine, on_error=None):
 
 def stored_commits(results_dir, machine):
     """Commit hashes with a results file for ``machine`` (without reading the files)."""
-    folder = Path(results_dir) / machine
-    if not folder.is_dir():
-        return set()
-    found = set()
-    for path in folder.iterdir():
-        if is_result_file(path):
-            try:
-                with open(path) as handle:
-                    found.add(json.load(handle)["commit_hash"])
-            except (OSError, ValueError, KeyError):
-                continue
-    return found
+    return set(commit_dates(results_dir, machine))
+
+
+def commit_dates(results_dir, machine):
+    """{commit hash: date in ms} from the results files of ``machine``, read without asv."""
+    dates = {}
+    folder = Path(results_dir, machine)
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        if path.name in ("machine.json", "benchmarks.json"):
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        commit = data.get("commit_hash") if isinstance(data, dict) else None
+        if commit:
+            dates[commit] = data.get("date")
+    return dates
 
 
 def load_benchmarks_json(results_dir):
     """asv's ``benchmarks.json`` (name -> description), or {} when there is none."""
-    path = Path(results_dir) / "benchmarks.json"
-    if not path.is_file():
-        return {}
     try:
-        data = json.loads(path.read_text())
-    except ValueError:
+        data = json.loads((Path(results_dir) / "benchmarks.json").read_text())
+    except (OSError, ValueError):
         return {}
     data.pop("version", None)
-    return data
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def described_machines(results_dir):
+    """Machines with a machine.json under ``results_dir`` (asv's description of the host)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "machine.json").is_file())
+
+
+def load_machine_info(results_dir, machine):
+    """asv's machine.json of ``machine``, or None when there is none; {} when unreadable."""
+    path = Path(results_dir) / machine / "machine.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def atomic_write_text(path, text):

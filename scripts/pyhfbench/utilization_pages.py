@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import asv_index
+from . import results as resultslib
 
 UTILIZATION_FOLDER = "utilization"
 EVENTS_FILE = "events.jsonl"
@@ -52,23 +53,6 @@ def find_series(root):
         machine = commit_dir.parent.parent.name
         found.append((machine, commit_dir.name, folder.name, folder))
     return found
-
-
-def _commit_dates(results_dir, machine):
-    """{commit hash: (date in ms, commit hash)} from asv's result files of ``machine``."""
-    dates = {}
-    folder = Path(results_dir, machine)
-    for path in folder.glob("*.json") if folder.is_dir() else ():
-        if path.name in ("machine.json", "benchmarks.json"):
-            continue
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        commit = data.get("commit_hash")
-        if commit:
-            dates[commit] = data.get("date")
-    return dates
 
 
 def _fmt(value, unit="", digits=1):
@@ -161,7 +145,7 @@ def add_utilization_pages(results_dir, html_dir, monitor_dir=None, link=True):
     if not by_machine:
         parts.append("<p>No time series yet: run <code>asv run --bench utilization</code>.</p>")
     for machine, commits in sorted(by_machine.items()):
-        dates = _commit_dates(results_dir, machine)
+        dates = resultslib.commit_dates(results_dir, machine)
         parts.append(f"<h2>Machine {esc(machine)}</h2>")
 
         def order(commit):
