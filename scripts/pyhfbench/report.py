@@ -5,7 +5,7 @@ view: on one machine at one commit (the latest by default), how do the
 backends and devices compare, how does the time scale, do the backends agree
 on the physics, and where do the utilization figures and profiles live.
 
-It reads ``results/`` through asv's own API (``asv.results``) and writes
+It reads ``results/`` through results.py (asv's own reader underneath) and writes
 
 * ``<out>/index.html``: one static page (no JavaScript), one section per machine;
 * ``<out>/report.md``: the same in Markdown, for a pyhf website case study;
@@ -165,18 +165,17 @@ def load_commit(results_dir, machine, commit=None):
     Every environment's results file for that commit is merged (measured wins
     over failed, failed over n/a).
     """
-    from asv.results import iter_results_for_machine
-
     results_dir = Path(results_dir)
     machine_info = resultslib.load_machine_info(results_dir, machine)
     if machine_info is None:
         raise ReportError(f"no results for machine {machine!r} in {results_dir}")
-    loaded = list(iter_results_for_machine(str(results_dir), machine))
+    # As asv's own reader does, a file it cannot read is left out.
+    loaded = resultslib.load_machine(results_dir, machine, on_error=lambda *a: None)
     if not loaded:
         raise ReportError(f"machine {machine!r} has no results files in {results_dir}")
     dates = {}
     for result in loaded:
-        dates[result.commit_hash] = max(dates.get(result.commit_hash) or 0, result.date or 0)
+        dates[result.commit] = max(dates.get(result.commit) or 0, result.date or 0)
     commits = sorted(dates.items(), key=lambda item: (-(item[1] or 0), item[0]))
     if commit is None:
         chosen = commits[0][0]
@@ -190,13 +189,9 @@ def load_commit(results_dir, machine, commit=None):
 
     infos = read_benchmarks_json(results_dir)
     benchmarks, envs = {}, []
-    for result in (r for r in loaded if r.commit_hash == chosen):
-        envs.append((result.env_name, (result.params or {}).get("python", ""),
-                     dict(getattr(result, "_requirements", None) or _requirements_of(result))))
-        for name in result.get_all_result_keys():
-            params = result.get_result_params(name)
-            values = result.get_result_value(name, params)
-            stats = result.get_result_stats(name, params)
+    for result in (r for r in loaded if r.commit == chosen):
+        envs.append((result.env_name, result.python, result.requirements))
+        for name, params in result.params.items():
             info = infos.get(name, {})
             names = list(info.get("param_names") or [])
             if len(names) != len(params):
@@ -208,12 +203,13 @@ def load_commit(results_dir, machine, commit=None):
                     unit=display_unit(info.get("unit")) or ("seconds" if kind_of(name) == "time" else ""),
                     param_names=names, params=[[_unquote(v) for v in p] for p in params],
                 )
-            combos = list(itertools.product(*bench.params)) if params else [()]
-            for i, combo in enumerate(combos):
-                value = values[i] if values and i < len(values) else None
+            for reprs in itertools.product(*params) if params else [()]:
+                measurement = result.get(name, reprs)
+                combo = tuple(_unquote(v) for v in reprs)
+                value = measurement.value if measurement else None
                 bench.values[combo] = _better(bench.values[combo], value) \
                     if combo in bench.values else value
-                st = stats[i] if stats and i < len(stats) else None
+                st = measurement.stats if measurement else None
                 if st and st.get("q_25") is not None and st.get("q_75") is not None \
                         and state_of(value) == OK:
                     bench.spread[combo] = (st["q_25"], st["q_75"])
@@ -221,14 +217,6 @@ def load_commit(results_dir, machine, commit=None):
     return CommitResults(machine=machine, commit=chosen, date=dates[chosen], envs=envs,
                          benchmarks=benchmarks, not_run=not_run, commits=commits,
                          machine_info=machine_info)
-
-
-def _requirements_of(result):
-    """An asv Results' requirements (the matrix entries of its environment)."""
-    params = dict(result.params or {})
-    for key in ("machine", "python", "arch", "cpu", "num_cpu", "os", "ram", "version"):
-        params.pop(key, None)
-    return params
 
 
 # --------------------------------------------------------------------------- numbers

@@ -112,6 +112,9 @@ class CommitResults:
     env_name: str
     path: Path = None
     measurements: dict = field(default_factory=dict)  # (benchmark, params) -> Measurement
+    python: str = ""
+    requirements: dict = field(default_factory=dict)  # the environment's matrix entries
+    params: dict = field(default_factory=dict)  # benchmark -> asv's lists of parameter reprs
 
     @property
     def build_failed(self):
@@ -170,7 +173,18 @@ def load_file(path, machine=None):
         env_name=result.env_name,
         path=Path(path),
         measurements=measurements_of(result),
+        python=(result.params or {}).get("python", ""),
+        requirements=dict(getattr(result, "_requirements", None) or _requirements_of(result)),
+        params={name: result.get_result_params(name) for name in result.get_all_result_keys()},
     )
+
+
+def _requirements_of(result):
+    """An asv Results' requirements (the matrix entries of its environment)."""
+    params = dict(result.params or {})
+    for key in ("machine", "python", "arch", "cpu", "num_cpu", "os", "ram", "version"):
+        params.pop(key, None)
+    return params
 
 
 def is_result_file(path):
