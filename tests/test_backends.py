@@ -6,7 +6,7 @@ import pyhf
 import pytest
 
 from benchmarks.support import backends, monitor, threads
-from test_monitor_fakes import FakeGpu, install_fake_nvml, pynvml
+from helpers.monitor_fakes import FakeGpu, install_fake_nvml, pynvml
 
 
 def test_numpy_on_cpu_becomes_pyhfs_tensorlib():

@@ -1,6 +1,6 @@
 """The main job's published dashboard, opened in headless Chromium with the network off.
 
-The results are real: the reduced ``asv run`` of test_report_shared (main's tip of pyhf's real history,
+The results are real: the reduced ``asv run`` of helpers/report_shared (main's tip of pyhf's real history,
 environment in ``.asv/test-env``, shared with the other slow tests), plus one
 more commit measured the same way on a copy of them, so that a graph has two commits. They
 are published by the main job's own publish step (``mainjob.publish``: ``asv
@@ -22,7 +22,7 @@ import subprocess
 import pytest
 
 from pyhfbench import asvconf, dashboard_assets, localrepo, mainjob, report, utilization_pages
-from test_report_shared import (ENV_DIR, MACHINE, NETWORK_OFF, SELECTION, Browser, StaticServer,
+from helpers.report_shared import (ENV_DIR, MACHINE, NETWORK_OFF, SELECTION, Browser, StaticServer,
                                 asv, real_results, require_chromium)
 
 pytestmark = pytest.mark.slow

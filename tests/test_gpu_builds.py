@@ -9,7 +9,7 @@ import importlib.metadata
 import pytest
 
 from benchmarks.support import backends, gpu_builds, monitor
-from test_monitor_fakes import FakeGpu, install_fake_nvml
+from helpers.monitor_fakes import FakeGpu, install_fake_nvml
 
 
 def fake_versions(monkeypatch, versions):

@@ -6,7 +6,7 @@ from benchmarks import bench_gpu_study as study
 from benchmarks import bench_utilization as bu
 from benchmarks.support import tracks
 from pyhfbench import gpu_study
-from test_monitor_fakes import FakeGpu, install_fake_nvml
+from helpers.monitor_fakes import FakeGpu, install_fake_nvml
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def test_bench_selection_leaves_out_gpu_combinations_without_a_gpu(
 
 def test_machine_name_says_whether_there_is_a_gpu(monkeypatch):
     # NVML faked both ways, so that this holds on a GPU host and on a CPU one.
-    from test_monitor_fakes import FakeGpu, install_fake_nvml, pynvml
+    from helpers.monitor_fakes import FakeGpu, install_fake_nvml, pynvml
 
     install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
     monkeypatch.delenv("PYHF_BENCH_EXPECT_GPU", raising=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.support import monitor
-from test_monitor_fakes import FakeGpu, install_fake_nvml, pynvml, real_gpu_count
+from helpers.monitor_fakes import FakeGpu, install_fake_nvml, pynvml, real_gpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HAS_GPU = real_gpu_count() > 0

@@ -160,7 +160,7 @@ def test_the_workflow_fails_on_anything_but_0_and_1_and_uploads_this_nights_reco
 ])
 def test_a_broken_gpu_on_a_gpu_machine_is_a_broken_night_with_the_reason(
         tmp_path, pyhf_repo, monkeypatch, machine, extra, init_error, why):
-    from test_monitor_fakes import install_fake_nvml, pynvml
+    from helpers.monitor_fakes import install_fake_nvml, pynvml
 
     install_fake_nvml(monkeypatch, [], init_error=getattr(pynvml, init_error))
     code = nightly.main([
@@ -174,7 +174,7 @@ def test_a_broken_gpu_on_a_gpu_machine_is_a_broken_night_with_the_reason(
 
 def test_nvml_trouble_never_renames_a_gpu_host_to_cpu(tmp_path, monkeypatch):
     from benchmarks.support import monitor
-    from test_monitor_fakes import install_fake_nvml, pynvml
+    from helpers.monitor_fakes import install_fake_nvml, pynvml
 
     install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_UNKNOWN)
     with pytest.raises(monitor.GpuTrouble):
@@ -208,7 +208,7 @@ def test_gpu_machines_are_known_by_name_and_by_their_results(tmp_path):
 
 def test_gpu_trouble_inside_the_benchmarks_breaks_the_night(tmp_path, monkeypatch):
     from benchmarks.support import backends, monitor
-    from test_monitor_fakes import FakeGpu, install_fake_nvml
+    from helpers.monitor_fakes import FakeGpu, install_fake_nvml
 
     args = nightly.build_parser().parse_args([
         "--machine", "box", "--expect-gpu", "--workdir", str(tmp_path / "work"),

@@ -16,7 +16,7 @@ import pytest
 
 from pyhfbench import profile as prof
 from pyhfbench import report
-from test_report_shared import REPO_ROOT, real_results
+from helpers.report_shared import REPO_ROOT, real_results
 
 TIME = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from test_report_shared import REPO_ROOT, real_results
+from helpers.report_shared import REPO_ROOT, real_results
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """The utilization benchmarks: workloads under the sampler (real psutil), tracks, pages.
 
-NVML is faked (per pynvml call, tests/test_monitor_fakes.py) only to exercise
+NVML is faked (per pynvml call, tests/helpers/monitor_fakes.py) only to exercise
 the GPU tracks on a machine without a GPU.
 """
 
@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import bench_utilization as bu
 from benchmarks.support import monitor, tracks
-from test_monitor_fakes import FakeGpu, install_fake_nvml, pynvml, real_gpu_count
+from helpers.monitor_fakes import FakeGpu, install_fake_nvml, pynvml, real_gpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

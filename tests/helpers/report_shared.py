@@ -25,7 +25,7 @@ import pytest
 from conftest import clone_pyhf_history
 from pyhfbench import asvconf
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Shared with tests/test_suite_e2e.py: asv reuses built environments between sessions.
 ENV_DIR = REPO_ROOT / ".asv" / "test-env"
 MACHINE = "report-test"

@@ -1,0 +1,1 @@
+"""What several test modules share: fakes, result writers, the real reduced asv run."""
