@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pyhfbench import history, machines, nightly, results, runtools
-from test_gate import MACHINE, ResultsWriter, good_values
+from helpers.gate_results import MACHINE, ResultsWriter, good_values
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pyhfbench import gate, machines, nightly, verdicts
-from test_gate import MACHINE
+from helpers.gate_results import MACHINE
 
 REPO_ROOT = nightly.REPO_ROOT
 
@@ -240,7 +240,7 @@ THROUGHPUT = "bench_toys.Toys.track_toys_per_second"
 
 def throughput_history(root, values_by_commit):
     """Results where THROUGHPUT is a measurement (higher is better, 40 %), one value a combination."""
-    from test_gate import PARAM_NAMES, PARAMS, ResultsWriter
+    from helpers.gate_results import PARAM_NAMES, PARAMS, ResultsWriter
 
     writer = ResultsWriter(root)
     info = json.loads((root / "benchmarks.json").read_text())

@@ -8,7 +8,6 @@ psutil and everything else stay real. Test modules import
 """
 
 import os
-import threading
 
 import pytest
 
