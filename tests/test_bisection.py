@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from pyhfbench import bisection, gate, localrepo, paired
+from pyhfbench import bisection, gate, gate_rules, localrepo, paired
 
 
 def letters(n):
@@ -86,7 +86,7 @@ def test_an_instruction_finding_is_bisected_on_the_count(history):
         return 1_300_000 if commits.index(install) >= 4 else 1_000_000 + commits.index(install)
 
     installs = FakeInstalls()
-    found = bisection.bisect_finding(finding_over(commits), None, installs, repo, gate.Rule(),
+    found = bisection.bisect_finding(finding_over(commits), None, installs, repo, gate_rules.Rule(),
                                      count=count)
     assert found["found"] and found["first_bad"] == slow
     assert found["subject"] == "slow: extra passes"
@@ -101,14 +101,14 @@ def test_an_instruction_finding_is_bisected_on_the_count(history):
 def test_a_count_that_does_not_grow_again_is_an_error(history):
     repo, commits = history
     with pytest.raises(paired.PairedError, match="no growth"):
-        bisection.bisect_finding(finding_over(commits), None, FakeInstalls(), repo, gate.Rule(),
+        bisection.bisect_finding(finding_over(commits), None, FakeInstalls(), repo, gate_rules.Rule(),
                                  count=lambda spec, env, install: 1_000_000)
 
 
 def test_a_one_commit_range_is_not_bisected(history):
     repo, commits = history
     assert bisection.bisect_finding(finding_over(commits[-2:]), None, FakeInstalls(), repo,
-                                    gate.Rule()) is None
+                                    gate_rules.Rule()) is None
 
 
 def test_a_time_finding_is_bisected_by_paired_comparison(history, monkeypatch):
@@ -127,7 +127,7 @@ def test_a_time_finding_is_bisected_by_paired_comparison(history, monkeypatch):
                        for i in range(pairs)]
 
     monkeypatch.setattr(paired, "alternate", alternate)
-    found = bisection.bisect_finding(finding, None, FakeInstalls(), repo, gate.Rule())
+    found = bisection.bisect_finding(finding, None, FakeInstalls(), repo, gate_rules.Rule())
     assert found["found"] and found["first_bad"] == commits[4]
     assert found["method"] == "paired time" and len(compared) <= math.ceil(math.log2(7))
     assert "x1.300" in found["criterion"]  # half the confirmed x1.6

@@ -12,7 +12,7 @@ import pytest
 
 from helpers.gate_results import (ENV, MACHINE, NAN, PEAKMEM, TIME, TRACK, ResultsWriter,
                                   good_values, samples_around)
-from pyhfbench import gate, results
+from pyhfbench import gate, gate_rules, results
 
 
 @pytest.fixture
@@ -358,7 +358,7 @@ def test_side_by_side_confirmation_needs_the_ratio_again_at_a_looser_p(tmp_path)
         samples = tuple(samples_around(center, n=20, spread=0.2, seed=seed))
         return Measurement(TIME, ("'numpy'", "1"), sorted(samples)[10], None, samples, "1")
 
-    rule = gate.Rule(threshold=0.25)
+    rule = gate_rules.Rule(threshold=0.25)
     confirmed, ratio, p = gate.confirm_pair(m(0.010, 1), m(0.016, 2), rule)
     assert confirmed and ratio > 1.25 and p < 0.05
     confirmed, ratio, _ = gate.confirm_pair(m(0.010, 1), m(0.0105, 2), rule)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmarks.support import tracks
-from pyhfbench import gate
+from pyhfbench import findings, gate
 
 MACHINE = "box"
 ENV = "virtualenv-py3.11-numpy"
@@ -85,7 +85,7 @@ def test_injected_instruction_increase_is_flagged_with_the_time_beside(writer, t
     assert "5,626,612,071 -> " in finding.detail and "+2.10%" in finding.detail
     markdown = (tmp_path / "reports" / "regressions.md").read_text()
     assert "More instructions" in markdown and "time_hypotest_warm): x1.033" in markdown
-    assert report.exit_code == gate.EXIT_FINDINGS
+    assert report.exit_code == findings.EXIT_FINDINGS
 
 
 def test_growth_under_the_threshold_and_drops_are_not_regressions(writer, tmp_path):

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from pyhfbench import gate, paired
+from pyhfbench import gate, gate_rules, paired
 
 FAKE_BENCHMARK = textwrap.dedent("""
     import os
@@ -115,10 +115,10 @@ def test_a_worker_that_cannot_set_up_is_an_error_with_its_reason(tmp_path):
 
 
 def test_rule_defaults_for_paired_confirmation():
-    rule = gate.Rule()
+    rule = gate_rules.Rule()
     assert rule.confirm_threshold == 0.10 and rule.confirm_pairs >= 10
     with pytest.raises(gate.GateError):
-        gate.Rule(confirm_threshold=-0.1)
+        gate_rules.Rule(confirm_threshold=-0.1)
 
 
 def test_finding_to_benchmark_and_params():

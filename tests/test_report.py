@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhfbench import report
+from pyhfbench import report, report_data
 
 NAN = float("nan")
 BASE = "bench_baseline.HypotestUncorrelatedBackground"
@@ -142,14 +142,14 @@ def test_latest_commit_is_read_through_asv_and_merged(results):
 def test_speedups_and_disagreement():
     rows = {(("n_bins", "10"),): {("numpy", "cpu"): 0.1, ("jax", "gpu"): 0.01,
                                   ("pytorch", "cpu"): None, ("numpy", "gpu"): NAN}}
-    ups = report.speedups(rows)
+    ups = report_data.speedups(rows)
     assert ups[(("n_bins", "10"),)][("jax", "gpu")] == pytest.approx(10.0)
     assert ("pytorch", "cpu") not in ups[(("n_bins", "10"),)]
-    relative, absolute, worst, ref = report.disagreement(
+    relative, absolute, worst, ref = report_data.disagreement(
         {("numpy", "cpu"): 0.05, ("jax", "cpu"): 0.05, ("pytorch", "cpu"): 0.06})
     assert worst == ("pytorch", "cpu") and ref == ("numpy", "cpu")
     assert absolute == pytest.approx(0.01) and relative == pytest.approx(0.01 / 0.06)
-    assert report.disagreement({("numpy", "cpu"): 0.05}) is None
+    assert report_data.disagreement({("numpy", "cpu"): 0.05}) is None
 
 
 def test_report_tables_plots_and_what_is_missing(results, tmp_path):

@@ -3,7 +3,7 @@
 
 import json
 
-from pyhfbench import gate, report
+from pyhfbench import gate, report, report_lanes
 from test_report import NAN, NEW, _benchmark, write_results
 
 COUNTS = "bench_instructions.BaselineInstructions.track_instructions"
@@ -66,10 +66,10 @@ def test_a_finding_from_each_lane_shows_in_its_workload_row(tmp_path):
 
 
 def test_lane_verdict_of_the_wall_time_rule_and_of_nothing():
-    assert report.lane_verdict(None) == "—"
-    assert report.lane_verdict([finding("slower", TIME, [], 1.4)]) == \
+    assert report_lanes.lane_verdict(None) == "—"
+    assert report_lanes.lane_verdict([finding("slower", TIME, [], 1.4)]) == \
         "**flagged** x1.40, by the wall-time rule"
-    assert report.lane_verdict([finding("fewer_instructions", COUNTS, [], 0.97)]) == \
+    assert report_lanes.lane_verdict([finding("fewer_instructions", COUNTS, [], 0.97)]) == \
         "fewer: -3.00% instructions"
 
 

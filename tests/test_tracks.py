@@ -7,7 +7,7 @@ import pytest
 from asv_runner.discovery import disc_benchmarks
 
 from benchmarks.support import tracks
-from pyhfbench import gate
+from pyhfbench import findings, gate, gate_rules
 from helpers.gate_results import ENV, MACHINE, PARAM_NAMES, PARAMS, ResultsWriter
 
 from conftest import REPO_ROOT
@@ -88,13 +88,13 @@ UNITS = {THROUGHPUT: "toys/s [higher is better]", RSS: "MiB [lower is better]",
 def test_measurements_that_move_within_noise_give_no_finding(tmp_path):
     report = judge(tmp_path, UNITS, {THROUGHPUT: 100.0, RSS: 500.0, OVERHEAD: 1.0},
                    {THROUGHPUT: 80.0, RSS: 610.0, OVERHEAD: 4.0})  # -20 %, +22 %, +300 % but 3 points
-    assert report.exit_code == gate.EXIT_CLEAN and not report.findings and not report.errors
+    assert report.exit_code == findings.EXIT_CLEAN and not report.findings and not report.errors
 
 
 def test_measurements_that_get_better_by_far_give_no_finding(tmp_path):
     report = judge(tmp_path, UNITS, {THROUGHPUT: 100.0, RSS: 500.0, OVERHEAD: 10.0},
                    {THROUGHPUT: 300.0, RSS: 100.0, OVERHEAD: 0.5})
-    assert report.exit_code == gate.EXIT_CLEAN and not report.findings
+    assert report.exit_code == findings.EXIT_CLEAN and not report.findings
 
 
 def test_measurements_that_get_worse_beyond_the_threshold_are_findings(tmp_path):
@@ -102,7 +102,7 @@ def test_measurements_that_get_worse_beyond_the_threshold_are_findings(tmp_path)
                    {THROUGHPUT: 70.0, RSS: 700.0, OVERHEAD: 8.0})
     assert found(report) == [("worse", "track_peak_rss"), ("worse", "track_sampler_overhead"),
                              ("worse", "track_toys_per_second")]
-    assert report.exit_code == gate.EXIT_FINDINGS
+    assert report.exit_code == findings.EXIT_FINDINGS
     rss = next(f for f in report.findings if f.benchmark == RSS)
     assert rss.after["unit"] == "MiB"  # reports show the unit, not the declaration
 
@@ -129,7 +129,7 @@ def test_an_undeclared_track_is_an_error_not_a_default(tmp_path):
     # A rules file may say what it is.
     rules = gate.Rules(overrides={"track_plain": {"track": "result"}})
     report = judge(tmp_path / "b", {PLAIN: "CLs"}, {PLAIN: 0.27}, {PLAIN: 0.27}, rules)
-    assert report.exit_code == gate.EXIT_CLEAN
+    assert report.exit_code == findings.EXIT_CLEAN
 
 
 def test_the_whole_suite_on_an_unchanged_commit_gives_no_track_finding(tmp_path):
@@ -144,9 +144,9 @@ def test_the_whole_suite_on_an_unchanged_commit_gives_no_track_finding(tmp_path)
         if declaration.kind == tracks.RESULT:
             after[name] = value
         else:
-            limit = 0.9 * (declaration.threshold or gate.Rule().threshold)
+            limit = 0.9 * (declaration.threshold or gate_rules.Rule().threshold)
             after[name] = value * (1 + rng.uniform(-limit, limit))
     report = judge(tmp_path, units, before, after)
     assert not report.errors
     assert not report.findings
-    assert report.exit_code == gate.EXIT_CLEAN
+    assert report.exit_code == findings.EXIT_CLEAN

@@ -40,10 +40,8 @@ from pathlib import Path
 from . import asv_index
 from .results import FAILED, OK, SKIPPED
 from .results import described_machines as machines
-# disagreement, speedups and lane_verdict: re-exported, the tests read them here
-from .report_data import (LINK_ID, REPORT_FOLDER, REPO_ROOT, ReportError, disagreement,
-                          load_commit, slug, speedups)
-from .report_lanes import lane_verdict, lanes_section, load_findings
+from .report_data import LINK_ID, REPORT_FOLDER, REPO_ROOT, ReportError, load_commit, slug
+from .report_lanes import lanes_section, load_findings
 from .report_render import render_html, render_markdown
 from .report_sections import (_date, comparison_section, coverage_section, gpu_section,
                               memory_section, profiles_section, scaling_section, tracked_section,

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from . import gate as gatelib
-from . import localrepo, paired
+from . import gate_rules, localrepo, paired
 from . import results as resultslib
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -203,7 +203,7 @@ class Study:
         finding = gatelib.Finding("slower", commit, TIME, params={"device": "cpu"},
                                   param_reprs=list(TIME_KEY[1]), env_name=after.env_name,
                                   baseline_commit=self.state()["base"])
-        rule = gatelib.Rule(confirm_pairs=self.pairs)
+        rule = gate_rules.Rule(confirm_pairs=self.pairs)
         scratch = self.work / "paired-scratch"
         try:
             verdict = paired.confirm_finding(finding, self.workdir / "asv.run.json",
@@ -226,7 +226,7 @@ class Study:
                     (cache / f"{n['commit']}.timestamp").touch()
             self.pairs = pairs
             verdict = self.paired_ratio(n["commit"])
-            threshold = gatelib.Rule().confirm_threshold
+            threshold = gate_rules.Rule().confirm_threshold
             verdict["confirmed"] = verdict["ci_low"] > 1 and verdict["ci_high"] >= 1 + threshold
             verdicts.append(dict(verdict, night=n["night"], commit=n["commit"]))
             say(f"{level} night {n['night']}: {paired.describe(dict(verdict, confidence=0.99))}"
