@@ -66,6 +66,32 @@ def test_decide_is_not_moved_by_one_spiked_pair():
     assert not verdict["confirmed"] and verdict["ratio"] < 1.05
 
 
+def test_one_worker_slow_for_its_whole_life_is_not_a_slowdown_of_the_code():
+    rng = random.Random(4)
+    # Three generations of 7 pairs: only the first candidate worker was x1.75 throughout.
+    lives = [1.75] * 7 + [1.0] * 14
+    ratios = [r * (1 + rng.uniform(-0.01, 0.01)) for r in lives]
+    verdict = paired.decide(pairs_from(ratios), "cpu", threshold=0.10, generations=3)
+    assert not verdict["confirmed"] and len(verdict["generation_ratios"]) == 3
+    assert "per pair of workers x1.7" in paired.describe(verdict)
+    steady = paired.decide(pairs_from([1.3 * (1 + rng.uniform(-0.01, 0.01)) for _ in range(21)]),
+                           "cpu", threshold=0.10, generations=3)
+    assert steady["confirmed"] and min(steady["generation_ratios"]) > 1.25
+
+
+def test_generations_start_fresh_workers_for_their_share_of_the_pairs(fake, monkeypatch):
+    started = []
+    real = paired.Worker.__init__
+
+    def counting(self, side, timeout=900):
+        started.append(side)
+        real(self, side, timeout)
+
+    monkeypatch.setattr(paired.Worker, "__init__", counting)
+    clock, samples = paired.alternate(fake(1.0), fake(1.0), pairs=7, generations=3)
+    assert len(samples) == 7 and len(started) == 6
+
+
 def test_clock_is_cpu_for_one_thread_and_wall_for_gpu_or_threads():
     one = [{"other_threads": 0.0}, {"other_threads": 0.01}]
     assert paired.choose_clock("cpu", one) == "cpu"
@@ -74,9 +100,9 @@ def test_clock_is_cpu_for_one_thread_and_wall_for_gpu_or_threads():
 
 
 def test_paired_run_confirms_a_real_slowdown(fake):
-    clock, samples = paired.alternate(fake(1.0), fake(1.6), pairs=PAIRS)
+    clock, samples = paired.alternate(fake(1.0), fake(1.6), pairs=PAIRS, generations=3)
     assert clock == "cpu"
-    verdict = paired.decide(samples, clock, threshold=0.10)
+    verdict = paired.decide(samples, clock, threshold=0.10, generations=3)
     assert verdict["confirmed"], paired.describe(verdict)
     assert 1.3 < verdict["ratio"] < 1.9
 
@@ -119,6 +145,9 @@ def test_rule_defaults_for_paired_confirmation():
     assert rule.confirm_threshold == 0.10 and rule.confirm_pairs >= 10
     with pytest.raises(gate.GateError):
         gate_rules.Rule(confirm_threshold=-0.1)
+    assert rule.confirm_generations == 3 and rule.confirm_pairs >= 3 * rule.confirm_generations
+    with pytest.raises(gate.GateError, match="confirm_generations"):
+        gate_rules.Rule(confirm_generations=0)
 
 
 def test_finding_to_benchmark_and_params():

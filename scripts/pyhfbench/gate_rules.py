@@ -58,6 +58,8 @@ class Rule:
     confirm_threshold: float = 0.10
     confirm_confidence: float = 0.99
     confirm_pairs: int = 21
+    #: ... split among this many fresh pairs of worker processes, each of which must show it.
+    confirm_generations: int = 3
     #: With a confirmation to follow (scripts/nightly), a time_ whose statistic grew by this
     #: much is a candidate, without the significance test: the paired run decides.
     candidate_threshold: float = 0.05
@@ -74,6 +76,8 @@ class Rule:
                 or self.count_threshold < 0 or self.confirm_threshold < 0
                 or self.candidate_threshold < 0):
             raise GateError("thresholds must not be negative")
+        if self.confirm_generations < 1:
+            raise GateError("confirm_generations must be at least 1")
 
 
 class Rules:
