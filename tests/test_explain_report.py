@@ -4,7 +4,7 @@ import re
 
 from markdown_it import MarkdownIt
 
-from pyhfbench import gate, nightly, regressions_page
+from pyhfbench import gate, nightly_cli, regressions_page
 
 BASE, SLOW, TIP = "a" * 40, "b" * 40, "c" * 40
 FUNCTION = "pyhf.tensor.numpy_backend.numpy_backend.poisson_logpdf"
@@ -116,9 +116,9 @@ def test_the_dashboard_page_links_each_slowdown_to_its_graph(tmp_path):
 
 
 def test_nightly_switches_and_bound():
-    args = nightly.build_parser().parse_args([])
+    args = nightly_cli.build_parser().parse_args([])
     assert args.explain and args.bisect and args.bisect_builds == 0 and args.explain_rounds == 5
-    args = nightly.build_parser().parse_args(["--no-explain", "--no-bisect", "--bisect-builds", "4"])
+    args = nightly_cli.build_parser().parse_args(["--no-explain", "--no-bisect", "--bisect-builds", "4"])
     assert not args.explain and not args.bisect and args.bisect_builds == 4
 
 

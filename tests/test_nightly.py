@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pyhfbench import history, machines, nightly, results, runtools
+from pyhfbench import history, machines, nightly, nightly_cli, results, runtools
 from helpers.gate_results import MACHINE, ResultsWriter, good_values
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_nightly(tmp_path, *extra):
-    args = nightly.build_parser().parse_args([
+    args = nightly_cli.build_parser().parse_args([
         "--machine", MACHINE, "--workdir", str(tmp_path / "work"),
         "--results-dir", str(tmp_path / "results"), "--html-dir", str(tmp_path / "html"),
         "--report-dir", str(tmp_path / "reports"), *extra,
@@ -57,7 +57,7 @@ def test_lock_waits_for_the_holder(tmp_path):
 
 def test_a_second_nightly_gives_up_with_exit_2_while_the_lock_is_held(tmp_path, capsys):
     with runtools.RunLock(tmp_path / "work" / "nightly.lock", [tmp_path / "results"]):
-        code = nightly.main([
+        code = nightly_cli.main([
             "--repo", str(tmp_path / "no-repo"), "--machine", MACHINE,
             "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results"),
             "--report-dir", str(tmp_path / "reports"),
@@ -73,7 +73,7 @@ def test_unknown_branch_is_a_broken_run(tmp_path, capsys):
     subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t",
                     "commit", "--quiet", "--allow-empty", "-m", "x"], check=True)
-    code = nightly.main([
+    code = nightly_cli.main([
         "--repo", str(repo), "--branch", "nope", "--machine", MACHINE,
         "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results"),
         "--report-dir", str(tmp_path / "reports"), "--machine-file", str(tmp_path / "m.json"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhfbench import gate, machines, nightly, verdicts
+from pyhfbench import gate, machines, nightly, nightly_cli, verdicts
 from helpers.gate_results import MACHINE
 
 REPO_ROOT = nightly.REPO_ROOT
@@ -45,7 +45,7 @@ def fake_asv(tmp_path, monkeypatch):
 
 
 def run_main(tmp_path, repo, *extra):
-    return nightly.main([
+    return nightly_cli.main([
         "--repo", str(repo), "--machine", MACHINE, "--workdir", str(tmp_path / "work"),
         "--results-dir", str(tmp_path / "results"), "--html-dir", str(tmp_path / "html"),
         "--report-dir", str(tmp_path / "reports"), "--machine-file", str(tmp_path / "m.json"),
@@ -106,7 +106,7 @@ def test_an_asv_killed_while_registering_the_machine_names_the_signal(tmp_path, 
 
 
 def test_failed_report_pages_make_publish_a_broken_night(tmp_path, monkeypatch):
-    args = nightly.build_parser().parse_args([
+    args = nightly_cli.build_parser().parse_args([
         "--machine", MACHINE, "--workdir", str(tmp_path / "work"),
         "--results-dir", str(tmp_path / "results"), "--html-dir", str(tmp_path / "html"),
         "--report-dir", str(tmp_path / "reports")])
@@ -163,7 +163,7 @@ def test_a_broken_gpu_on_a_gpu_machine_is_a_broken_night_with_the_reason(
     from helpers.monitor_fakes import install_fake_nvml, pynvml
 
     install_fake_nvml(monkeypatch, [], init_error=getattr(pynvml, init_error))
-    code = nightly.main([
+    code = nightly_cli.main([
         "--repo", str(pyhf_repo), "--machine", machine, "--workdir", str(tmp_path / "work"),
         "--results-dir", str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports"),
         *extra])
@@ -179,7 +179,7 @@ def test_nvml_trouble_never_renames_a_gpu_host_to_cpu(tmp_path, monkeypatch):
     install_fake_nvml(monkeypatch, [], init_error=pynvml.NVML_ERROR_UNKNOWN)
     with pytest.raises(monitor.GpuTrouble):
         machines.default_machine_name()
-    code = nightly.main(["--workdir", str(tmp_path / "work"), "--results-dir",
+    code = nightly_cli.main(["--workdir", str(tmp_path / "work"), "--results-dir",
                          str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports")])
     assert code == nightly.EXIT_BROKEN
     assert "NVML could not start" in records(tmp_path)["broken"][0]
@@ -210,7 +210,7 @@ def test_gpu_trouble_inside_the_benchmarks_breaks_the_night(tmp_path, monkeypatc
     from benchmarks.support import backends, monitor
     from helpers.monitor_fakes import FakeGpu, install_fake_nvml
 
-    args = nightly.build_parser().parse_args([
+    args = nightly_cli.build_parser().parse_args([
         "--machine", "box", "--expect-gpu", "--workdir", str(tmp_path / "work"),
         "--results-dir", str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports")])
     run = nightly.Nightly(args)
@@ -255,7 +255,7 @@ def throughput_history(root, values_by_commit):
 def test_a_worse_measurement_counts_only_when_measured_again_it_is_worse_again(
         tmp_path, monkeypatch, again, kept):
     base, new = throughput_history(tmp_path / "results", [("a", [100.0] * 4), ("b", [55.0] * 4)])
-    run = nightly.Nightly(nightly.build_parser().parse_args([
+    run = nightly.Nightly(nightly_cli.build_parser().parse_args([
         "--machine", MACHINE, "--workdir", str(tmp_path / "work"),
         "--results-dir", str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports")]))
     report = gate.run_gate(tmp_path / "results", MACHINE, commits=[new], write=False)
