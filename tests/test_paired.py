@@ -77,6 +77,10 @@ def test_one_worker_slow_for_its_whole_life_is_not_a_slowdown_of_the_code():
     steady = paired.decide(pairs_from([1.3 * (1 + rng.uniform(-0.01, 0.01)) for _ in range(21)]),
                            "cpu", threshold=0.10, generations=3)
     assert steady["confirmed"] and min(steady["generation_ratios"]) > 1.25
+    assert paired.generation_sizes(22, 3) == [8, 7, 7]
+    # 22 pairs: decide splits them as alternate measured them (8, 7, 7), none left out.
+    uneven = paired.decide(pairs_from([1.3] * 7 + [0.9] * 4 + [1.3] * 11), "cpu", generations=3)
+    assert uneven["generation_ratios"] == [1.3, 1.3, 1.3]
 
 
 def test_generations_start_fresh_workers_for_their_share_of_the_pairs(fake, monkeypatch):

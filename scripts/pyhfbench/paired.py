@@ -116,6 +116,12 @@ def choose_clock(device, warm_samples):
     return "cpu"
 
 
+def generation_sizes(pairs, generations):
+    """How ``alternate`` shares ``pairs`` among ``generations`` pairs of workers, in order."""
+    return [pairs // generations + (1 if g < pairs % generations else 0)
+            for g in range(generations)]
+
+
 def alternate(baseline, candidate, pairs, device="cpu", progress=None, measure=None,
               generations=1):
     """Measure ``pairs`` pairs, alternating the order; return (clock, [(base, cand) samples]).
@@ -127,8 +133,7 @@ def alternate(baseline, candidate, pairs, device="cpu", progress=None, measure=N
     """
     measure = measure or (lambda worker, clock: worker.sample())
     clock, measured = None, []
-    for generation in range(generations):
-        share = pairs // generations + (1 if generation < pairs % generations else 0)
+    for share in generation_sizes(pairs, generations):
         workers = []
         try:
             workers = [Worker(baseline), Worker(candidate)]
@@ -176,9 +181,12 @@ def decide(pair_samples, clock, threshold=0.10, confidence=0.99, generations=1):
     ratios = [cand[clock] / base[clock] for base, cand in pair_samples if base[clock] > 0]
     if not ratios:
         raise PairedError("no usable pairs")
-    size = max(1, len(ratios) // max(1, generations))
-    by_generation = [ratios[i:i + size] for i in range(0, size * max(1, generations), size)]
-    generation_ratios = [sorted(g)[len(g) // 2] for g in by_generation if g]
+    generation_ratios, start = [], 0
+    for size in generation_sizes(len(ratios), generations):
+        chunk = sorted(ratios[start:start + size])
+        start += size
+        if chunk:
+            generation_ratios.append(chunk[len(chunk) // 2])
     logs = [math.log(r) for r in ratios]
     mid, low, high = (math.exp(x) if math.isfinite(x) else (0.0 if x < 0 else math.inf)
                       for x in median_interval(logs, confidence))
