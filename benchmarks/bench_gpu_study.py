@@ -1,7 +1,7 @@
 """The GPU study: batched ``logpdf`` against batch size, 1 to 10^6, in 32b and 64b.
 
 Per backend, device, precision and batch size, one measurement under the
-utilization sampler (``bench_utilization.measure_one``: warm-up, then at
+utilization sampler (``support.utilization.measure_one``: warm-up, then at
 least ``PYHF_BENCH_MONITOR_SECONDS``) gives the throughput (parameter points
 per second), and on a GPU its mean utilization and memory-controller busy %.
 ``PrecisionRatio`` tracks FP64 throughput over FP32 at each batch size.
@@ -18,8 +18,8 @@ and each point costs the sampling time on every backend in every whole-suite run
 import itertools
 import os
 
-from .bench_utilization import (CHILD_TIMEOUT, GPU_REASON_KEY, GPU_TROUBLE_KEY, WORKLOADS,
-                                Workload, _skip, _Tracks, cache_key, measure_one, precheck)
+from .support.utilization import (CHILD_TIMEOUT, GPU_REASON_KEY, GPU_TROUBLE_KEY, WORKLOADS,
+                                  CachedTracks, Workload, cache_key, measure_one, precheck)
 from .common import BackendBenchmark, with_params
 from .support import backends, monitor, pallets, suite, tracks
 from .support.backends import PRECISIONS
@@ -126,7 +126,7 @@ def _study_cache(self):
 _study_cache.timeout = CHILD_TIMEOUT * 2 * len(backends.BACKENDS)
 
 
-class BatchScaling(_Tracks):
+class BatchScaling(CachedTracks):
     """Throughput of batched ``logpdf`` by batch size and precision, and on a GPU how busy it is."""
 
     workload = WORKLOAD
@@ -143,16 +143,16 @@ class BatchScaling(_Tracks):
     def gpu_value(self, key):
         # A skip from inside a benchmark body (NotImplementedError there would be a failure).
         if self.device != "gpu":
-            _skip("GPU figures are measured on device gpu only")
+            self.skip("GPU figures are measured on device gpu only")
         summary = self.summary()
         gpu = summary.get("gpu")
         if not gpu:
-            _skip(summary.get("gpu_reason") or "no GPU was sampled")
+            self.skip(summary.get("gpu_reason") or "no GPU was sampled")
         if gpu["lost"] or summary.get("gpu_errors"):
             raise monitor.gpu_trouble(f"GPU(s) {gpu['lost']} lost mid-run: "
                                       f"{'; '.join(summary.get('gpu_errors') or [])}")
         if gpu[key] is None:
-            _skip(f"NVML gave no {key} here")
+            self.skip(f"NVML gave no {key} here")
         return gpu[key]
 
     @quick(backend=["numpy"], device=["cpu"], precision=["64b"], batch_size=[1, 1000])
@@ -171,7 +171,7 @@ class BatchScaling(_Tracks):
         return self.gpu_value("mem_busy_mean")
 
 
-class PrecisionRatio(_Tracks):
+class PrecisionRatio(CachedTracks):
     """FP64 throughput over FP32 throughput of batched ``logpdf`` at each batch size."""
 
     workload = WORKLOAD

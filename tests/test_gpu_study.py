@@ -3,8 +3,8 @@
 import pytest
 
 from benchmarks import bench_gpu_study as study
-from benchmarks import bench_utilization as bu
-from benchmarks.support import tracks
+from benchmarks.support import settings, tracks
+from benchmarks.support import utilization as ut
 from pyhfbench import gpu_study
 from helpers.monitor_fakes import FakeGpu, install_fake_nvml
 
@@ -14,19 +14,19 @@ def quiet_sampler(monkeypatch, tmp_path):
     monkeypatch.setenv("PYHF_BENCH_MONITOR_DIR", str(tmp_path / "series"))
     monkeypatch.setenv("PYHF_BENCH_MACHINE", "box-h200")
     monkeypatch.setenv("ASV_COMMIT", "0" * 40)
-    monkeypatch.setenv(bu.MIN_SECONDS_ENV, "0.2")
+    monkeypatch.setenv(settings.MONITOR_SECONDS, "0.2")
     monkeypatch.setenv("PYHF_BENCH_MONITOR_INTERVAL", "0.05")
 
 
 def test_study_points_measure_throughput_and_fake_gpu_figures(monkeypatch, quiet_sampler):
     install_fake_nvml(monkeypatch, [FakeGpu(0, "NVIDIA H200")])
     measured = study.measure_study("numpy", "cpu", seconds=0.2, batch_sizes=[1, 100])["results"]
-    assert set(measured) == {bu.cache_key(p, b) for p in ("64b", "32b") for b in (1, 100)}
+    assert set(measured) == {ut.cache_key(p, b) for p in ("64b", "32b") for b in (1, 100)}
     # File the numpy CPU measurements as if on the GPU: the fake NVML sampled them.
-    cache = {bu.GPU_REASON_KEY: None, bu.GPU_TROUBLE_KEY: None}
+    cache = {ut.GPU_REASON_KEY: None, ut.GPU_TROUBLE_KEY: None}
     for key, entry in measured.items():
         assert entry["status"] == "ok", entry
-        cache[bu.cache_key("numpy", "gpu", key)] = entry
+        cache[ut.cache_key("numpy", "gpu", key)] = entry
     bench = study.BatchScaling()
     bench.setup(cache, "numpy", "gpu", "64b", 100)
     assert bench.track_throughput(cache) > 0
@@ -34,16 +34,16 @@ def test_study_points_measure_throughput_and_fake_gpu_figures(monkeypatch, quiet
     assert bench.track_gpu_memory_busy(cache) == 20.0
     ratio = study.PrecisionRatio()
     ratio.setup(cache, "numpy", "gpu", 100)
-    expected = (measured[bu.cache_key("64b", 100)]["summary"]["points_per_second"]
-                / measured[bu.cache_key("32b", 100)]["summary"]["points_per_second"])
+    expected = (measured[ut.cache_key("64b", 100)]["summary"]["points_per_second"]
+                / measured[ut.cache_key("32b", 100)]["summary"]["points_per_second"])
     assert ratio.track_fp64_over_fp32_throughput(cache) == pytest.approx(expected)
 
 
 def test_cpu_points_skip_gpu_figures_and_large_batches(quiet_sampler):
-    entry = bu.measure_one(study.WORKLOAD, "numpy", "cpu", ("64b", 10**5), seconds=0.1)
+    entry = ut.measure_one(study.WORKLOAD, "numpy", "cpu", ("64b", 10**5), seconds=0.1)
     assert entry["status"] == "skip" and "for the GPU" in entry["reason"]
     measured = study.measure_study("numpy", "cpu", seconds=0.1, batch_sizes=[10])["results"]
-    cache = {bu.cache_key("numpy", "cpu", k): v for k, v in measured.items()}
+    cache = {ut.cache_key("numpy", "cpu", k): v for k, v in measured.items()}
     bench = study.BatchScaling()
     bench.setup(cache, "numpy", "cpu", "32b", 10)
     assert bench.track_throughput(cache) > 0
@@ -68,9 +68,9 @@ def test_setup_cache_limits_and_reasons(monkeypatch):
     cache = study._study_cache(None)
     assert [c["backend"] for c in calls] == ["numpy", "jax"]  # the GPU ones never start
     assert calls[0]["batch_sizes"] == [1, 10]
-    assert cache[bu.cache_key("jax", "gpu", "64b", 10)] == {"status": "skip",
+    assert cache[ut.cache_key("jax", "gpu", "64b", 10)] == {"status": "skip",
                                                            "reason": "no NVIDIA GPU: test"}
-    assert bu.cache_key("jax", "cpu", "64b", 1000) not in cache
+    assert ut.cache_key("jax", "cpu", "64b", 1000) not in cache
     with pytest.raises(NotImplementedError, match="not measured"):
         study.BatchScaling().setup(cache, "jax", "cpu", "64b", 1000)
 

@@ -230,22 +230,23 @@ def test_the_hosts_quick_suite_is_the_classes_declarations(monkeypatch):
 
 def test_a_quick_run_limits_a_setup_cache_to_the_quick_combinations(monkeypatch):
     from benchmarks import bench_gpu_study, bench_utilization
+    from benchmarks.support import utilization
 
     asked = []
     monkeypatch.setattr(bench_gpu_study, "measure_all", lambda *a: asked.append(a) or {})
-    monkeypatch.setattr(bench_utilization, "measure_all", lambda *a: asked.append(a) or {})
+    monkeypatch.setattr(utilization, "measure_all", lambda *a: asked.append(a) or {})
     for name in ("PYHF_BENCH_STUDY_BACKENDS", "PYHF_BENCH_STUDY_DEVICES", "PYHF_BENCH_STUDY_BATCH_SIZES"):
         monkeypatch.delenv(name, raising=False)
 
     monkeypatch.delenv(suite.QUICK_RUN_ENV, raising=False)
     bench_gpu_study._study_cache(None)
-    bench_utilization._fit_cache(None)
+    bench_utilization.FitUtilization().setup_cache()
     assert asked == [(None, None, None, None), ("fit", None)]  # a whole-suite run: everything
 
     asked.clear()
     monkeypatch.setenv(suite.QUICK_RUN_ENV, "1")
     bench_gpu_study._study_cache(None)
-    bench_utilization._fit_cache(None)
+    bench_utilization.FitUtilization().setup_cache()
     assert asked == [(["numpy"], ["cpu"], [1, 1000], ["64b"]), ("fit", ["numpy"])]
 
 

@@ -6,8 +6,8 @@ Subcommands:
   write ``events.jsonl`` and the plots, print a summary; exits with the
   command's status.
 * ``workload NAME --backend B --device D [--param P ...]``: one workload of
-  ``benchmarks/bench_utilization.py`` (fit, toys, logpdf, interpolation)
-  under the sampler, in this process.
+  the utilization benchmarks (``benchmarks/support/utilization.py``: fit,
+  toys, logpdf, interpolation) under the sampler, in this process.
 * ``overhead``: what the sampler costs a fit (with and without it, alternated).
 * ``machine-name``: an asv machine name that records the GPU model.
 * ``plot EVENTS``: redraw the plots of an events.jsonl.
@@ -15,7 +15,6 @@ Subcommands:
   series on the dashboard (html/utilization/index.html).
 """
 
-import os
 import subprocess
 import sys
 import time
@@ -115,13 +114,17 @@ def cmd_run(args):
     return status
 
 
-def cmd_workload(args):
-    os.environ.setdefault("PYHF_BENCH_MONITOR_SECONDS", str(args.seconds))
-    from benchmarks import bench_utilization
+def _utilization():
+    from benchmarks.support import utilization
 
-    spec = bench_utilization.WORKLOADS.get(args.name)
+    return utilization
+
+
+def cmd_workload(args):
+    utilization = _utilization()
+    spec = utilization.WORKLOADS.get(args.name)
     if spec is None:
-        print(f"unknown workload {args.name!r}; known: {', '.join(bench_utilization.WORKLOADS)}",
+        print(f"unknown workload {args.name!r}; known: {', '.join(utilization.WORKLOADS)}",
               file=sys.stderr)
         return 2
     extra = list(args.param or [])
@@ -129,11 +132,11 @@ def cmd_workload(args):
         print(f"workload {args.name} takes --param for: {', '.join(spec.extra_names) or 'nothing'}"
               f" (values: {spec.extra_params})", file=sys.stderr)
         return 2
-    name = bench_utilization.series_name(args.name, args.backend, args.device, extra)
+    name = utilization.series_name(args.name, args.backend, args.device, extra)
     out = _out_dir(args, name)
-    result = bench_utilization.measure_one(args.name, args.backend, args.device, tuple(extra),
-                                           seconds=args.seconds, interval=args.interval,
-                                           events_dir=out, plots=not args.no_plots)
+    result = utilization.measure_one(args.name, args.backend, args.device, tuple(extra),
+                                     seconds=args.seconds, interval=args.interval,
+                                     events_dir=out, plots=not args.no_plots)
     if result["status"] != "ok":
         print(f"{result['status']}: {result['reason']}")
         return 1 if result["status"] == "error" else 0
@@ -145,19 +148,19 @@ def cmd_workload(args):
 
 
 def cmd_overhead(args):
-    from benchmarks import bench_utilization
-    from benchmarks.support import monitor
+    from benchmarks.support import settings
 
-    bench = bench_utilization._OverheadFit()
+    utilization = _utilization()
+    bench = utilization.OverheadFit()
     try:
         bench.setup(args.backend, args.device)
     except NotImplementedError as err:
         print(f"skipped: {err}")
         return 1
-    result = bench_utilization.measure_overhead(bench.fit, rounds=args.rounds, calls=args.calls,
-                                                interval=args.interval)
-    interval = args.interval or monitor.configured_interval()
-    print(f"workload: pyhf.infer.mle.fit, {bench_utilization.OVERHEAD_BINS}-bin "
+    result = utilization.measure_overhead(bench.fit, rounds=args.rounds, calls=args.calls,
+                                          interval=args.interval)
+    interval = args.interval or settings.monitor_interval()
+    print(f"workload: pyhf.infer.mle.fit, {utilization.OVERHEAD_BINS}-bin "
           f"uncorrelated_background, backend {args.backend} on {args.device}")
     print(f"sampler interval {interval:g} s; {result['calls']} calls without and "
           f"{result['calls']} with the sampler, in {args.rounds} alternating rounds "
@@ -225,7 +228,7 @@ def build_parser():
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("workload", help="a bench_utilization workload under the sampler")
+    p = sub.add_parser("workload", help="a utilization workload under the sampler")
     sampling_options(p)
     p.add_argument("name", help="fit, toys, logpdf or interpolation")
     p.add_argument("--backend", default="numpy")
