@@ -30,7 +30,7 @@ def test_gpu_plan_selects_the_gpu_combinations_of_the_issue():
             assert selected(part, SUITE[0], [backend, "'gpu'", small]) == wanted
             assert selected(part, SUITE[1], [backend, "'gpu'", "'scipy'", small]) == wanted
             assert selected(part, SUITE[2], [backend, "'gpu'", "'32b'", "1000"]) == wanted
-            assert selected(part, "bench_utilization.LogpdfGpuUtilization.track_gpu_memory_busy",
+            assert selected(part, "bench_utilization.LogpdfUtilization.track_gpu_memory_busy",
                             [backend, "'gpu'", "'64b'", "10000"]) == wanted
             for batch in ("1", "1000000"):
                 assert selected(part, "bench_gpu_study.BatchScaling.track_gpu_utilization",

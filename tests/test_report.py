@@ -24,7 +24,7 @@ BASE = "bench_baseline.HypotestUncorrelatedBackground"
 TIME = f"{BASE}.time_hypotest"
 TRACK = f"{BASE}.track_cls_obs"
 PEAK = "bench_model.BuildModel.peakmem_build_model"
-UTIL = "bench_utilization.FitCpuUtilization.track_cpu_percent"
+UTIL = "bench_utilization.FitUtilization.track_cpu_percent"
 SCAN = "bench_scan.PalletScan.track_patches_per_second"
 NEW, OLD = "a" * 40, "b" * 40
 
@@ -180,7 +180,7 @@ def test_report_tables_plots_and_what_is_missing(results, tmp_path):
     assert f"| {TRACK} | n_bins=1 | pytorch/cpu vs numpy/cpu | **0.167** | 0.01 |" in markdown
     # Memory and utilization tables; utilization values kept out of the tracked results.
     assert "200 MiB" in markdown and "400 MiB" in markdown
-    assert "| FitCpuUtilization.track_cpu_percent | backend=numpy, device=cpu, optimizer=scipy " \
+    assert "| FitUtilization.track_cpu_percent | backend=numpy, device=cpu, optimizer=scipy " \
            "| 99.5 % of one core |" in markdown
     assert f"#### {UTIL}" not in markdown
 

@@ -53,7 +53,7 @@ def test_plain_units_are_undeclared_and_bad_declarations_are_refused():
 # --------------------------------------------------------------------------- the gate
 
 THROUGHPUT = "bench_toys.ToyBasedCLs.track_toys_per_second"
-RSS = "bench_utilization.FitCpuUtilization.track_peak_rss"
+RSS = "bench_utilization.FitUtilization.track_peak_rss"
 OVERHEAD = "bench_utilization.SamplerCost.track_sampler_overhead"
 PLAIN = "bench_new.Something.track_plain"
 

@@ -5,7 +5,7 @@ the offline-node path (``offline_node.run_node``), it runs for real:
 
 * the GPU combinations of the suite: warm ``hypotest``, unconditional fit and
   batched ``logpdf`` for JAX at ``main`` and for JAX and PyTorch at v0.7.6;
-* the GPU utilization tracks of batched ``logpdf`` (``LogpdfGpuUtilization``);
+* the GPU utilization tracks of batched ``logpdf`` (``LogpdfUtilization``);
 * the study (``bench_gpu_study``): throughput, GPU utilization and memory busy
   of batched ``logpdf`` against batch size 1 to 10^6, 32b and 64b, FP64/FP32;
 
@@ -66,7 +66,7 @@ def plan(device="gpu", main="main", release="v0.7.6"):
             rf"^bench_model\.BatchedLogpdf\.time_batched_logpdf\('{b}', '{device}', {batched}\)",
         ]
         if gpu:
-            bench.append(rf"^bench_utilization\.LogpdfGpuUtilization\.track_gpu_(utilization_mean|"
+            bench.append(rf"^bench_utilization\.LogpdfUtilization\.track_gpu_(utilization_mean|"
                          rf"memory_busy)\('{b}', 'gpu', '(32b|64b)', (1|100|10000)\)")
         study_tracks = r"\w+" if gpu else "(throughput|fp64_over_fp32_throughput)"
         bench.append(rf"^bench_gpu_study\.(BatchScaling|PrecisionRatio)\.track_{study_tracks}"
