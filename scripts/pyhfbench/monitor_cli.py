@@ -116,7 +116,9 @@ def cmd_run(args):
 
 
 def cmd_workload(args):
-    os.environ.setdefault("PYHF_BENCH_MONITOR_SECONDS", str(args.seconds))
+    from benchmarks.support import settings
+
+    os.environ.setdefault(settings.MONITOR_SECONDS, str(args.seconds))
     from benchmarks import bench_utilization
 
     spec = bench_utilization.WORKLOADS.get(args.name)
@@ -172,9 +174,11 @@ def cmd_overhead(args):
 
 
 def cmd_machine_name(args):
-    monitor = _monitor()
-    inventory = monitor.gpu_inventory()
-    print(monitor.propose_machine_name(args.hostname, inventory))
+    from benchmarks.support import gpus
+    from pyhfbench.machines import propose_machine_name
+
+    inventory = gpus.gpu_inventory()
+    print(propose_machine_name(args.hostname, inventory))
     if inventory["gpus"]:
         for gpu in inventory["gpus"]:
             print(f"# GPU {gpu['index']}: {gpu['name']} ({gpu['uuid']})", file=sys.stderr)
