@@ -16,12 +16,11 @@ and each point costs the sampling time on every backend in every whole-suite run
 """
 
 import itertools
-import os
 
 from .support.utilization import (CHILD_TIMEOUT, GPU_REASON_KEY, GPU_TROUBLE_KEY, WORKLOADS,
                                   CachedTracks, Workload, cache_key, measure_one, precheck)
 from .common import BackendBenchmark, with_params
-from .support import backends, monitor, pallets, suite, tracks
+from .support import backends, child, gpus, pallets, settings, suite, tracks
 from .support.backends import PRECISIONS
 from .support.suite import quick
 
@@ -79,8 +78,8 @@ def measure_study(backend, device, seconds=None, batch_sizes=None, precisions=No
 def measure_all(backend_names=None, devices=None, batch_sizes=None, precisions=None):
     """setup_cache: every backend and device, one child each (its own GPU context)."""
     try:
-        gpu_reason, gpu_trouble = monitor.gpu_unavailable_reason(), None
-    except monitor.GpuTrouble as err:
+        gpu_reason, gpu_trouble = gpus.gpu_unavailable_reason(), None
+    except gpus.GpuTrouble as err:
         gpu_reason, gpu_trouble = None, str(err)
     cache = {GPU_REASON_KEY: gpu_reason, GPU_TROUBLE_KEY: gpu_trouble}
     points = list(itertools.product(precisions or PRECISIONS, batch_sizes or BATCH_SIZES))
@@ -92,12 +91,12 @@ def measure_all(backend_names=None, devices=None, batch_sizes=None, precisions=N
         elif reason is not None:
             outcome = {p: {"status": "skip", "reason": reason} for p in points}
         else:
-            child = monitor.run_in_child(f"{__name__.split('.', 1)[1]}:measure_study",
-                                         {"backend": backend, "device": device,
-                                          "batch_sizes": batch_sizes, "precisions": precisions},
-                                         timeout=CHILD_TIMEOUT)
-            found = child.get("results") or {}
-            outcome = {p: found.get(cache_key(*p), child) for p in points}
+            measured = child.run_in_child(f"{__name__.split('.', 1)[1]}:measure_study",
+                                          {"backend": backend, "device": device,
+                                           "batch_sizes": batch_sizes, "precisions": precisions},
+                                          timeout=CHILD_TIMEOUT)
+            found = measured.get("results") or {}
+            outcome = {p: found.get(cache_key(*p), measured) for p in points}
         for (precision, batch), entry in outcome.items():
             cache[cache_key(backend, device, precision, batch)] = entry
     return cache
@@ -106,12 +105,8 @@ def measure_all(backend_names=None, devices=None, batch_sizes=None, precisions=N
 #: Limits of the study's setup_cache (comma lists; unset: everything), for prepared runs
 #: such as scripts/gpu-acceptance: a combination left out is n/a ("not measured").
 BACKENDS_ENV, DEVICES_ENV, BATCH_SIZES_ENV = (
-    "PYHF_BENCH_STUDY_BACKENDS", "PYHF_BENCH_STUDY_DEVICES", "PYHF_BENCH_STUDY_BATCH_SIZES")
-
-
-def _listed(name, convert=str):
-    value = os.environ.get(name, "").strip()
-    return [convert(item) for item in value.split(",") if item.strip()] or None
+    settings.STUDY_BACKENDS, settings.STUDY_DEVICES, settings.STUDY_BATCH_SIZES)
+_listed = settings.listed
 
 
 def _study_cache(self):
@@ -136,7 +131,7 @@ class BatchScaling(CachedTracks):
 
     def setup(self, cache, backend, device, precision, batch_size):
         if device == "gpu" and cache.get(GPU_TROUBLE_KEY):
-            raise monitor.GpuTrouble(cache[GPU_TROUBLE_KEY])
+            raise gpus.GpuTrouble(cache[GPU_TROUBLE_KEY])
         super().setup(cache, backend, device, precision, batch_size)
         self.device = device
 
@@ -149,7 +144,7 @@ class BatchScaling(CachedTracks):
         if not gpu:
             self.skip(summary.get("gpu_reason") or "no GPU was sampled")
         if gpu["lost"] or summary.get("gpu_errors"):
-            raise monitor.gpu_trouble(f"GPU(s) {gpu['lost']} lost mid-run: "
+            raise gpus.gpu_trouble(f"GPU(s) {gpu['lost']} lost mid-run: "
                                       f"{'; '.join(summary.get('gpu_errors') or [])}")
         if gpu[key] is None:
             self.skip(f"NVML gave no {key} here")

@@ -11,11 +11,10 @@ n/a, with the reason, where valgrind or a C compiler is missing. The
 workloads and their matching time_ benchmarks: ``support/instruction_workloads.py``.
 """
 
-import os
 import re
 
 from .common import BackendBenchmark
-from .support import callgrind, pyhf_compat, tracks
+from .support import callgrind, pyhf_compat, settings, tracks
 from .support import instruction_workloads as workloads
 
 #: Backends shown, and why one is not counted. Measured (docs/gate-lanes.md): warm JAX calls
@@ -32,12 +31,12 @@ NOT_COUNTED = {
 CHILD_TIMEOUT = 3600
 #: A regex over workload names: only the matching ones are counted (the others are n/a), so
 #: that a run narrowed with --bench to one workload does not pay for its whole class.
-SELECT_ENV = "PYHF_BENCH_INSTRUCTION_WORKLOADS"
+SELECT_ENV = settings.INSTRUCTION_WORKLOADS
 
 
 def selected(names):
     """(names to count, {name: skip entry} for the others) under $PYHF_BENCH_INSTRUCTION_WORKLOADS."""
-    pattern = os.environ.get(SELECT_ENV)
+    pattern = settings.instruction_workloads()
     if not pattern:
         return list(names), {}
     chosen = [name for name in names if re.search(pattern, name)]

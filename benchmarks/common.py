@@ -6,13 +6,11 @@ pyhf commit, the environment or the machine lacks them), fixes the thread
 count, and ``wait`` synchronises the device before asv's timer stops.
 """
 
-import os
-
 # Raised inside a benchmark body, this is asv's skip (n/a); NotImplementedError
 # there would be recorded as a failure (it is a skip only when raised in setup).
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .support import backends, pallets, preimport, sampling, threads
+from .support import backends, pallets, preimport, sampling, settings, threads
 from .support.suite import quick
 from .support.skips import RecordsSkips
 
@@ -20,7 +18,7 @@ from .support.skips import RecordsSkips
 preimport.in_forkserver()
 
 #: "quick" (CI, laptops) or "full" (GPU hosts): which pallets the suite runs on.
-SUITE_SIZE = os.environ.get("PYHF_BENCH_SIZE", "quick")
+SUITE_SIZE = settings.suite_size()
 
 #: Pallets the fitting benchmarks run on. generated/large (465 parameters) is for
 #: model-size scaling only: one numpy fit of it takes about 7 minutes (finite-difference

@@ -60,8 +60,8 @@ def test_setup_cache_limits_and_reasons(monkeypatch):
         calls.append(kwargs)
         return {"status": "ok", "results": {}}
 
-    monkeypatch.setattr(study.monitor, "run_in_child", child)
-    monkeypatch.setattr(study.monitor, "gpu_unavailable_reason", lambda: "no NVIDIA GPU: test")
+    monkeypatch.setattr(study.child, "run_in_child", child)
+    monkeypatch.setattr(study.gpus, "gpu_unavailable_reason", lambda: "no NVIDIA GPU: test")
     monkeypatch.setenv(study.BACKENDS_ENV, "numpy,jax")
     monkeypatch.setenv(study.DEVICES_ENV, "cpu,gpu")
     monkeypatch.setenv(study.BATCH_SIZES_ENV, "1,10")

@@ -1,7 +1,6 @@
 """The utilization sampler: psutil for real; NVML real where there is a GPU, else faked per call."""
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.support import monitor
+from benchmarks.support import monitor, settings
 from helpers.monitor_fakes import FakeGpu, install_fake_nvml, pynvml, real_gpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -277,15 +276,17 @@ def test_cuda_visible_devices_limits_the_gpus(monkeypatch):
 
 
 def test_machine_name_records_the_gpu_model(monkeypatch):
-    assert monitor.propose_machine_name("node7.cluster.org", {"gpus": []}) == "node7-cpu"
+    from pyhfbench.machines import propose_machine_name
+
+    assert propose_machine_name("node7.cluster.org", {"gpus": []}) == "node7-cpu"
     one = {"gpus": [{"name": "NVIDIA H100 80GB HBM3"}]}
-    assert monitor.propose_machine_name("Node7", one) == "node7-h100-80gb-hbm3"
+    assert propose_machine_name("Node7", one) == "node7-h100-80gb-hbm3"
     two = {"gpus": [{"name": "NVIDIA A100-SXM4-40GB"}] * 2}
-    assert monitor.propose_machine_name("node7", two) == "node7-2x-a100-sxm4-40gb"
+    assert propose_machine_name("node7", two) == "node7-2x-a100-sxm4-40gb"
     mixed = {"gpus": [{"name": "Tesla V100-SXM2-16GB"}, {"name": "NVIDIA L4"}]}
-    assert monitor.propose_machine_name("n", mixed) == "n-tesla-v100-sxm2-16gb-l4"
+    assert propose_machine_name("n", mixed) == "n-tesla-v100-sxm2-16gb-l4"
     install_fake_nvml(monkeypatch, [FakeGpu(0)])
-    assert monitor.propose_machine_name("gpuhost") == "gpuhost-h100-80gb-hbm3"
+    assert propose_machine_name("gpuhost") == "gpuhost-h100-80gb-hbm3"
 
 
 # --------------------------------------------------------------------------- where series go
@@ -295,34 +296,43 @@ def test_series_dir_under_the_monitor_dir(monkeypatch, tmp_path):
     monkeypatch.setenv(monitor.DIR_ENV, str(tmp_path))
     monkeypatch.setenv(monitor.MACHINE_ENV, "box-cpu")
     monkeypatch.setenv("ASV_COMMIT", "abc123")
-    monkeypatch.delenv("ASV_CONF_DIR", raising=False)
+    monkeypatch.delenv(settings.RESULTS_DIR, raising=False)
     path = monitor.series_dir("fit", ("numpy", "cpu"))
     assert path == tmp_path / "box-cpu" / "utilization" / "abc123" / "fit-numpy-cpu"
 
 
-def test_series_dir_inside_asv_finds_results_dir_and_machine(monkeypatch, tmp_path):
-    conf_dir = tmp_path / "conf"
-    conf_dir.mkdir()
+def test_series_dir_inside_asv_is_the_results_dir_and_machine_the_host_passed(monkeypatch, tmp_path):
+    from pyhfbench import results as resultslib
+
     results = tmp_path / "res"
-    (conf_dir / "asv.json").write_text(json.dumps({
-        "benchmark_dir": str(REPO_ROOT / "benchmarks"), "results_dir": str(results)}))
-    (conf_dir / "other.json").write_text(json.dumps({
-        "benchmark_dir": "/elsewhere", "results_dir": "/wrong"}))
-    for machine in ("old-machine", "this-run"):
-        (results / machine).mkdir(parents=True)
-        (results / machine / "machine.json").write_text("{}")
-        time.sleep(0.02)
-    for key in (monitor.DIR_ENV, monitor.MACHINE_ENV):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("ASV_CONF_DIR", str(conf_dir))
+    # What the host puts in asv's environment for a run storing into ``results`` as "this-run"
+    # (other machines' folders there are not looked at).
+    (results / "newer-machine").mkdir(parents=True)
+    (results / "newer-machine" / "machine.json").write_text("{}")
+    env = resultslib.run_context_env(results, "this-run")
+    assert env[settings.RESULTS_DIR] == str(results) and env[settings.MACHINE] == "this-run"
+    assert env[settings.SKIP_LOG] == str(resultslib.skip_log_dir(results, "this-run"))
+    monkeypatch.delenv(monitor.DIR_ENV, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("ASV_COMMIT", "f" * 40)
-    assert monitor.asv_results_dir() == results
     path = monitor.series_dir("logpdf", ("numpy", "cpu", "32b", 100))
     assert path == results / "this-run" / "utilization" / ("f" * 40) / "logpdf-numpy-cpu-32b-100"
+    # The layout the utilization pages and the report read.
+    from pyhfbench import utilization_pages
+
+    path.mkdir(parents=True)
+    (path / monitor.EVENTS_FILE).write_text("")
+    assert [(m, c, n) for m, c, n, _ in utilization_pages.find_series(results)] == [
+        ("this-run", "f" * 40, "logpdf-numpy-cpu-32b-100")]
 
 
-def test_no_series_outside_asv_without_a_monitor_dir(monkeypatch):
-    for key in (monitor.DIR_ENV, "ASV_CONF_DIR"):
+def test_no_series_outside_asv_without_a_monitor_dir(monkeypatch, tmp_path):
+    # A plain ``asv run`` by hand passes no results folder: asv's configuration is not guessed.
+    (tmp_path / "asv.conf.json").write_text(json.dumps({
+        "benchmark_dir": str(REPO_ROOT / "benchmarks"), "results_dir": str(tmp_path / "res")}))
+    monkeypatch.setenv("ASV_CONF_DIR", str(tmp_path))
+    for key in (monitor.DIR_ENV, settings.RESULTS_DIR):
         monkeypatch.delenv(key, raising=False)
     assert monitor.series_dir("fit") is None
 

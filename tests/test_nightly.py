@@ -153,9 +153,7 @@ def test_html_is_swapped_in_one_rename(tmp_path):
 
 
 def test_machine_name_carries_the_gpu_model(tmp_path, monkeypatch):
-    from benchmarks.support import monitor
-
-    assert machines.default_machine_name() == monitor.propose_machine_name()
+    assert machines.default_machine_name() == machines.propose_machine_name()
     # Where the suite's NVML naming cannot be used, nvidia-smi names the GPU.
     fake = tmp_path / "bin"
     fake.mkdir()

@@ -26,6 +26,15 @@ def new_shell_env():
             "LANG": "C.UTF-8"}
 
 
+def clone_without_venv(tmp_path):
+    """A checkout's scripts/ and benchmarks/ (the suite's settings), without a .venv."""
+    clone = tmp_path / "clone"
+    for folder in ("scripts", "benchmarks"):
+        shutil.copytree(REPO_ROOT / folder, clone / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return clone
+
+
 def test_every_script_is_covered():
     assert len(SCRIPTS) >= 14 and all(os.access(p, os.X_OK) for p in SCRIPTS)
     assert {p.name for p in PYTHON_SCRIPTS} >= {"pallets", "nightly", "report", "scan", "publish"}
@@ -42,9 +51,7 @@ def test_help_runs_from_a_new_shell(script):
 
 @pytest.mark.parametrize("script", PYTHON_SCRIPTS, ids=lambda p: p.name)
 def test_without_the_environment_a_script_says_what_to_run(script, tmp_path):
-    clone = tmp_path / "clone"
-    shutil.copytree(REPO_ROOT / "scripts", clone / "scripts",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    clone = clone_without_venv(tmp_path)
     shutil.copy2(REPO_ROOT / "requirements.txt", clone)
     result = subprocess.run([str(clone / "scripts" / script.name), "--help"], cwd=tmp_path,
                             env=new_shell_env(), capture_output=True, text=True, timeout=60)
@@ -56,9 +63,7 @@ def test_without_the_environment_a_script_says_what_to_run(script, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(HOST_PYTHON_SCRIPTS))
 def test_the_node_scripts_run_with_the_python_that_starts_them(name, tmp_path):
-    clone = tmp_path / "clone"
-    shutil.copytree(REPO_ROOT / "scripts", clone / "scripts",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    clone = clone_without_venv(tmp_path)
     result = subprocess.run([str(clone / "scripts" / name), "--help"], cwd=tmp_path,
                             env=new_shell_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

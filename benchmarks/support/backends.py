@@ -1,7 +1,7 @@
 """Selecting a pyhf backend on a device, and waiting for the device.
 
 Adding a backend is an edit here (how to place it on a device and how to
-wait for it) and in ``pyhf_compat.BACKEND_LIBRARIES`` (which libraries it
+wait for it) and in ``pyhf_compat.BACKENDS`` (the modules it imports, the packages it
 needs). asv starts every benchmark in a fresh process (``launch_method``
 spawn), so the global device settings made here never leak between
 benchmarks, and CUDA is only ever initialised in those spawned processes.
@@ -9,9 +9,9 @@ benchmarks, and CUDA is only ever initialised in those spawned processes.
 
 import importlib.util
 
-from . import gpu_builds, monitor, pyhf_compat
+from . import gpu_builds, gpus, pyhf_compat
 
-BACKENDS = tuple(pyhf_compat.BACKEND_LIBRARIES)
+BACKENDS = tuple(pyhf_compat.BACKENDS)
 DEVICES = ("cpu", "gpu")
 OPTIMIZERS = ("scipy", "minuit")
 PRECISIONS = ("64b", "32b")
@@ -41,10 +41,10 @@ def _place_pytorch(device):
 def _place_tensorflow(device):
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if device == "gpu" and not gpus:
+    visible = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not visible:
         raise NotImplementedError("tensorflow sees no GPU")
-    if device == "cpu" and gpus:
+    if device == "cpu" and visible:
         # Hide the GPUs so that every op is placed on the CPU.
         tf.config.set_visible_devices([], "GPU")
 
@@ -95,14 +95,14 @@ def nvidia_gpu_count():
     """GPUs NVML sees and CUDA_VISIBLE_DEVICES leaves (0 where there is no nvidia-ml-py, driver
     or device); cheap, and never initialises CUDA.
 
-    Raises monitor.GpuTrouble where NVML errs otherwise, or where this machine is meant to
+    Raises gpus.GpuTrouble where NVML errs otherwise, or where this machine is meant to
     have a GPU (PYHF_BENCH_EXPECT_GPU) and has none: trouble is never "no GPU".
     """
     try:
-        nvml, handles = monitor.open_nvml()
-    except monitor.GpuUnavailable:
+        nvml, handles = gpus.open_nvml()
+    except gpus.GpuUnavailable:
         return 0
-    monitor._shutdown(nvml)
+    gpus._shutdown(nvml)
     return len(handles)
 
 
@@ -147,13 +147,13 @@ def activate(backend, device="cpu", precision="64b", optimizer="scipy"):
         cpu_build = gpu_builds.cpu_build_reason(backend)
         if cpu_build:
             # A GPU host measured with CPU builds fails (never n/a), with what to do instead.
-            raise monitor.gpu_trouble(gpu_builds.cpu_build_on_gpu_host_message(backend, cpu_build))
+            raise gpus.gpu_trouble(gpu_builds.cpu_build_on_gpu_host_message(backend, cpu_build))
     try:
         _PLACE_ON_DEVICE[backend](device)
     except NotImplementedError as err:
-        if device == "gpu" and backend != "numpy" and monitor.gpu_expected():
+        if device == "gpu" and backend != "numpy" and gpus.gpu_expected():
             # A GPU machine whose framework cannot reach the GPU is broken, not n/a.
-            raise monitor.gpu_trouble(f"this machine is meant to have a GPU, but {err}") from None
+            raise gpus.gpu_trouble(f"this machine is meant to have a GPU, but {err}") from None
         raise
     pyhf.set_backend(backend, make_optimizer(optimizer), precision=precision)
     _active = wanted

@@ -28,6 +28,8 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+from . import settings
+
 BENCHMARKS_PARENT = Path(__file__).resolve().parents[2]
 
 CLIENT_SOURCE = r"""
@@ -47,7 +49,7 @@ DETERMINISTIC_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
-    "PYHF_BENCH_THREADS": "1",
+    settings.THREADS: "1",
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
@@ -77,9 +79,7 @@ def unavailable_reason():
 
 
 def cache_dir():
-    root = os.environ.get("PYHF_BENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyhf-benchmarks")
-    return Path(root) / "callgrind"
+    return settings.cache_dir() / "callgrind"
 
 
 def build_library(directory=None):

@@ -22,7 +22,8 @@ machine, the GPUs and the workload, ``sample`` lines, ``note`` lines for
 anything that went wrong, a ``stop`` line with the summary), so a run that
 dies mid-way still leaves its time series. ``monitor_plots`` draws them.
 
-NVML and CUDA are never touched at import time: NVML is opened by
+NVML and CUDA are never touched at import time (NVML access: ``gpus.py``;
+the child processes workloads run in: ``child.py``): NVML is opened by
 ``Sampler.start`` (asv runs each benchmark in a spawned process) and closed
 by ``Sampler.stop``. A GPU that stops answering (GPU lost, driver gone, any
 unexpected NVML error) ends the sampling of that GPU with a note; the CPU
@@ -34,28 +35,30 @@ Where the time series go (``series_dir``): under
 ``<results_dir>/<machine>/utilization/<commit>/<benchmark>/`` (asv ignores
 subfolders of a machine folder that have no machine.json), or with
 ``PYHF_BENCH_MONITOR_DIR`` set, under ``$PYHF_BENCH_MONITOR_DIR`` with the
-same ``<machine>/utilization/<commit>/<benchmark>`` layout. Nothing here
+same ``<machine>/utilization/<commit>/<benchmark>`` layout. The host passes the
+results folder and the machine when it calls asv (``PYHF_BENCH_RESULTS_DIR``,
+``PYHF_BENCH_MACHINE``); a plain ``asv run`` keeps no series. Nothing here
 writes ``*.json`` files there: asv would try to read them as results.
 
 Nothing here is a benchmark: no name starts with an asv benchmark prefix.
 """
 
-import importlib
 import json
 import os
 import re
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-DEFAULT_INTERVAL = 0.1
-INTERVAL_ENV = "PYHF_BENCH_MONITOR_INTERVAL"
-DIR_ENV = "PYHF_BENCH_MONITOR_DIR"
-MACHINE_ENV = "PYHF_BENCH_MACHINE"
+from . import child as _child
+from . import gpus, settings
+from .gpus import _describe_error, _describe_gpu, _nvml_error_names, _shutdown
+
+DEFAULT_INTERVAL = settings.DEFAULT_MONITOR_INTERVAL
+INTERVAL_ENV = settings.MONITOR_INTERVAL
+DIR_ENV = settings.MONITOR_DIR
+MACHINE_ENV = settings.MACHINE
 EVENTS_FILE = "events.jsonl"
 UTILIZATION_FOLDER = "utilization"
 
@@ -79,15 +82,8 @@ _NO_DATA_NOW = ("NVML_ERROR_NOT_FOUND", "NVML_ERROR_NO_DATA", "NVML_ERROR_NOT_RE
 # the sampling of that GPU with a note.
 
 
-def configured_interval():
-    value = os.environ.get(INTERVAL_ENV, str(DEFAULT_INTERVAL))
-    try:
-        interval = float(value)
-    except ValueError:
-        raise ValueError(f"{INTERVAL_ENV} must be a number of seconds, got {value!r}") from None
-    if not interval > 0:
-        raise ValueError(f"{INTERVAL_ENV} must be positive, got {interval}")
-    return interval
+def configured_interval(environ=os.environ):
+    return settings.monitor_interval(environ)
 
 
 def slug(text):
@@ -95,185 +91,19 @@ def slug(text):
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
 
 
-# --------------------------------------------------------------------------- NVML
+# --------------------------------------------------------------------------- GPUs (gpus.py)
 
-
-class GpuUnavailable(RuntimeError):
-    """No NVIDIA GPU here (no nvidia-ml-py, no driver, no device); the message says why."""
-
-
-class GpuTrouble(RuntimeError):
-    """A GPU is there, or meant to be, and cannot be reached: a failure, never "no GPU".
-
-    NVML errors other than "no driver/library" (NVML_ERROR_UNKNOWN, GPU_IS_LOST,
-    NO_PERMISSION, ...), and, where this machine is meant to have a GPU
-    (``PYHF_BENCH_EXPECT_GPU``), any reason there would be none.
-    """
-
-
-#: Set (to 1) by scripts/nightly for a machine meant to have a GPU: no GPU is then trouble.
-EXPECT_GPU_ENV = "PYHF_BENCH_EXPECT_GPU"
-#: Where GPU trouble is recorded (JSON lines), so that scripts/nightly can say why the night
-#: broke: asv keeps no stderr in its results.
-GPU_TROUBLE_FILE_ENV = "PYHF_BENCH_GPU_TROUBLE_FILE"
-#: nvmlInit errors that mean there is no NVIDIA GPU here at all.
-_NO_GPU_HERE = ("NVML_ERROR_LIBRARY_NOT_FOUND", "NVML_ERROR_DRIVER_NOT_LOADED")
-
-
-def gpu_expected():
-    return os.environ.get(EXPECT_GPU_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def record_gpu_trouble(reason):
-    """Append ``reason`` to the trouble file scripts/nightly reads (if it set one)."""
-    path = os.environ.get(GPU_TROUBLE_FILE_ENV)
-    if path:
-        try:
-            with open(path, "a") as handle:
-                handle.write(json.dumps({"pid": os.getpid(), "reason": reason}) + "\n")
-        except OSError:
-            pass
-
-
-def gpu_trouble(reason):
-    """A GpuTrouble for ``reason``, recorded for scripts/nightly."""
-    record_gpu_trouble(reason)
-    return GpuTrouble(reason)
-
-
-def _no_gpu(reason):
-    """GpuUnavailable, or GpuTrouble where this machine is meant to have a GPU."""
-    if gpu_expected():
-        return gpu_trouble(f"this machine is meant to have a GPU ({EXPECT_GPU_ENV}), but {reason}")
-    return GpuUnavailable(reason)
-
-
-def _nvml_error_names(nvml, names):
-    return {getattr(nvml, name) for name in names if hasattr(nvml, name)}
-
-
-def _describe_error(err):
-    return f"{type(err).__name__}: {err}"
-
-
-def _visible_indices(nvml, count):
-    """The NVML indices CUDA_VISIBLE_DEVICES leaves visible (all when unset)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        return list(range(count))
-    chosen = []
-    for item in (part.strip() for part in visible.split(",")):
-        if not item:
-            continue
-        if item.isdigit():
-            if int(item) >= count:
-                break  # CUDA stops at the first invalid entry
-            chosen.append(int(item))
-        else:
-            for index in range(count):
-                uuid = str(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(index)))
-                if uuid.startswith(item) and index not in chosen:
-                    chosen.append(index)
-                    break
-            else:
-                break
-    return chosen
-
-
-def open_nvml():
-    """Initialise NVML; return (pynvml, [(index, handle), ...]) for the visible GPUs.
-
-    Raises GpuUnavailable with the reason where there is none. The caller
-    must call ``pynvml.nvmlShutdown()`` once done.
-    """
-    try:
-        nvml = importlib.import_module("pynvml")
-    except ImportError:
-        raise _no_gpu("nvidia-ml-py (module pynvml) is not installed") from None
-    try:
-        nvml.nvmlInit()
-    except Exception as err:
-        reason = f"NVML could not start ({_describe_error(err)})"
-        no_gpu_codes = _nvml_error_names(nvml, _NO_GPU_HERE)
-        if getattr(err, "value", None) in no_gpu_codes:
-            raise _no_gpu(f"no NVIDIA GPU: {reason}") from None
-        raise gpu_trouble(reason) from None  # a driver that errs is not "no GPU"
-    try:
-        count = nvml.nvmlDeviceGetCount()
-        indices = _visible_indices(nvml, count)
-        handles = [(index, nvml.nvmlDeviceGetHandleByIndex(index)) for index in indices]
-    except Exception as err:
-        _shutdown(nvml)
-        raise gpu_trouble(f"NVML could not list the GPUs ({_describe_error(err)})") from None
-    if not handles:
-        _shutdown(nvml)
-        why = "CUDA_VISIBLE_DEVICES hides them all" if count else "NVML reports 0 devices"
-        raise _no_gpu(f"no NVIDIA GPU: {why}")
-    return nvml, handles
-
-
-def _shutdown(nvml):
-    try:
-        nvml.nvmlShutdown()
-    except Exception:
-        pass
-
-
-def _decode(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _describe_gpu(nvml, index, handle):
-    info = {"index": index, "name": None, "uuid": None, "memory_total": None}
-    for key, call in (("name", lambda: _decode(nvml.nvmlDeviceGetName(handle))),
-                      ("uuid", lambda: _decode(nvml.nvmlDeviceGetUUID(handle))),
-                      ("memory_total", lambda: int(nvml.nvmlDeviceGetMemoryInfo(handle).total))):
-        try:
-            info[key] = call()
-        except Exception:
-            pass
-    return info
-
-
-def gpu_inventory():
-    """{"gpus": [{index, name, uuid, memory_total}, ...], "reason": None or why there are none}.
-
-    Opens and closes NVML; call it only in a spawned process or a tool, never at import.
-    Raises GpuTrouble where NVML errs (or a GPU is expected and missing): never "no GPU".
-    """
-    try:
-        nvml, handles = open_nvml()
-    except GpuUnavailable as err:
-        return {"gpus": [], "reason": str(err)}
-    try:
-        return {"gpus": [_describe_gpu(nvml, i, h) for i, h in handles], "reason": None}
-    finally:
-        _shutdown(nvml)
-
-
-def gpu_unavailable_reason():
-    """None where NVML sees an NVIDIA GPU, else why not."""
-    inventory = gpu_inventory()
-    return None if inventory["gpus"] else inventory["reason"]
-
-
-def propose_machine_name(hostname=None, inventory=None):
-    """An asv machine name that records the GPU model: ``<host>-<gpu slug>`` or ``<host>-cpu``.
-
-    asv's machine.json has no GPU field, so the name carries it:
-    ``node7-h100-80gb-hbm3``, ``node7-2x-a100-sxm4-40gb``, ``laptop-cpu``.
-    """
-    host = slug((hostname or socket.gethostname()).split(".")[0]) or "host"
-    if inventory is None:
-        inventory = gpu_inventory()
-    models = {}
-    for gpu in inventory.get("gpus") or []:
-        model = re.sub(r"^nvidia-", "", slug(gpu.get("name") or "gpu")) or "gpu"
-        models[model] = models.get(model, 0) + 1
-    if not models:
-        return f"{host}-cpu"
-    parts = [(f"{n}x-" if n > 1 else "") + model for model, n in models.items()]
-    return "-".join([host] + parts)
+# NVML access lives in gpus.py; the names below stay reachable from here for the
+# benchmark modules that use them through ``monitor``.
+GpuTrouble = gpus.GpuTrouble
+GpuUnavailable = gpus.GpuUnavailable
+EXPECT_GPU_ENV = gpus.EXPECT_GPU_ENV
+GPU_TROUBLE_FILE_ENV = gpus.GPU_TROUBLE_FILE_ENV
+gpu_expected = gpus.gpu_expected
+gpu_trouble = gpus.gpu_trouble
+gpu_inventory = gpus.gpu_inventory
+gpu_unavailable_reason = gpus.gpu_unavailable_reason
+open_nvml = gpus.open_nvml
 
 
 class _Gpu:
@@ -712,129 +542,29 @@ def read_events(path):
 # --------------------------------------------------------------------------- where series go
 
 
-def _strip_comments(text):
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+def current_machine(environ=os.environ):
+    """The asv machine name the host passed ($PYHF_BENCH_MACHINE), else this host's name."""
+    return settings.machine(environ) or slug(socket.gethostname().split(".")[0]) or "host"
 
 
-def asv_results_dir(conf_dir=None, benchmark_dir=None):
-    """The results_dir of the asv configuration in ASV_CONF_DIR that runs these benchmarks."""
-    conf_dir = conf_dir or os.environ.get("ASV_CONF_DIR")
-    if not conf_dir or not Path(conf_dir).is_dir():
-        return None
-    conf_dir = Path(conf_dir)
-    benchmark_dir = Path(benchmark_dir or Path(__file__).resolve().parents[1]).resolve()
-    found = []
-    for path in sorted(conf_dir.glob("*.json")):
-        try:
-            config = json.loads(_strip_comments(path.read_text()))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(config, dict) or "results_dir" not in config:
-            continue
-        bench = Path(config.get("benchmark_dir", "benchmarks"))
-        bench = bench if bench.is_absolute() else conf_dir / bench
-        if bench.resolve() != benchmark_dir:
-            continue
-        results = Path(config["results_dir"])
-        results = results if results.is_absolute() else conf_dir / results
-        rank = (path.name == "asv.conf.json", path.stat().st_mtime)
-        found.append((rank, results))
-    return max(found)[1] if found else None
-
-
-def current_machine(results_dir=None):
-    """$PYHF_BENCH_MACHINE, else the machine asv is running as, else a proposed name.
-
-    asv passes no machine name to benchmarks, but ``asv run`` writes
-    ``<results_dir>/<machine>/machine.json`` just before it starts: the
-    newest one is this run's.
-    """
-    name = os.environ.get(MACHINE_ENV)
-    if name:
-        return name
-    if results_dir is not None and Path(results_dir).is_dir():
-        machines = sorted(Path(results_dir).glob("*/machine.json"), key=lambda p: p.stat().st_mtime)
-        if machines:
-            return machines[-1].parent.name
-    return slug(socket.gethostname().split(".")[0]) or "host"
-
-
-def series_dir(benchmark, params=(), base=None, machine=None, commit=None):
+def series_dir(benchmark, params=(), base=None, machine=None, commit=None, environ=os.environ):
     """Folder for the time series of ``benchmark`` at ``params``; None where there is nowhere.
 
     ``<base>/<machine>/utilization/<commit>/<benchmark>[-<params>]`` with base
-    $PYHF_BENCH_MONITOR_DIR, else asv's results_dir (inside ``asv run``).
+    $PYHF_BENCH_MONITOR_DIR, else the results folder the host passed to this asv run
+    ($PYHF_BENCH_RESULTS_DIR); machine $PYHF_BENCH_MACHINE. A plain ``asv run`` passes
+    neither: then there is nowhere (unless a monitor dir is set).
     """
-    results_dir = asv_results_dir()
     if base is None:
-        base = os.environ.get(DIR_ENV) or results_dir
+        base = settings.monitor_dir(environ) or settings.results_dir(environ)
     if base is None:
         return None
-    machine = machine or current_machine(results_dir)
-    commit = commit or os.environ.get("ASV_COMMIT") or "no-commit"
+    machine = machine or current_machine(environ)
+    commit = commit or environ.get("ASV_COMMIT") or "no-commit"
     name = "-".join([benchmark] + [slug(p) for p in params])
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
     return Path(base) / machine / UTILIZATION_FOLDER / commit / name
 
 
-# --------------------------------------------------------------------------- child processes
-
-
-def _package_root():
-    """The folder that holds this package (the parent of benchmarks/), and the package's name."""
-    parts = __name__.split(".")
-    return Path(__file__).resolve().parents[len(parts) - 1], parts[0]
-
-
-def run_in_child(target, kwargs, timeout=600.0):
-    """Run ``target(**kwargs)`` ('module:function', relative to this package) in a new Python.
-
-    Returns what it returned (JSON), or {"status": "error", "reason": ...}
-    where the child failed, crashed or ran past ``timeout``. Every workload
-    measured this way gets a process of its own: its own peak RSS, its own
-    CUDA context, and a hang kills the child, not the benchmark.
-    """
-    root, package = _package_root()
-    module, function = target.split(":")
-    fd, out_path = tempfile.mkstemp(prefix="pyhf-bench-child-", suffix=".out")
-    os.close(fd)
-    code = (
-        "import importlib, json, sys\n"
-        f"sys.path.insert(0, {str(root)!r})\n"
-        f"module = importlib.import_module({package + '.' + module!r})\n"
-        "kwargs = json.loads(sys.stdin.read())\n"
-        f"result = getattr(module, {function!r})(**kwargs)\n"
-        f"open({out_path!r}, 'w').write(json.dumps(result, default=str))\n"
-    )
-    try:
-        proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(kwargs),
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        _unlink(out_path)
-        tail = (err.stderr or b"")[-2000:]
-        tail = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
-        return {"status": "error", "reason": f"{target} ran past {timeout:g} s and was killed",
-                "stderr": tail}
-    try:
-        text = Path(out_path).read_text()
-        result = json.loads(text) if text else None
-    except (OSError, ValueError):
-        result = None
-    finally:
-        _unlink(out_path)
-    if proc.stderr:
-        sys.stderr.write(proc.stderr[-4000:])
-    if proc.returncode != 0 or result is None:
-        last = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        return {"status": "error",
-                "reason": f"{target} exited with status {proc.returncode}: {last[0]}",
-                "stderr": (proc.stderr or "")[-4000:]}
-    return result
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
+# Kept here for the benchmark modules that run their workloads through ``monitor``.
+run_in_child = _child.run_in_child

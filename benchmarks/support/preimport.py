@@ -14,15 +14,15 @@ import importlib
 import importlib.util
 import sys
 
+from .pyhf_compat import BACKEND_TABLE
+
 #: asv_runner's command for the forkserver process (asv/benchmark.py run_server ...).
 SERVER_COMMAND = "run_server"
 #: What every benchmark imports, then each backend's module of this pyhf, if it has one.
 COMMON_MODULES = ("numpy", "scipy.optimize", "threadpoolctl", "pyhf", "pyhf.infer", "iminuit")
-BACKEND_MODULES = {
-    "jax": ("jax", "jax.numpy"),
-    "pytorch": ("torch",),
-    "tensorflow": ("tensorflow", "tensorflow_probability"),
-}
+#: The modules of each backend not imported above already (numpy's are), from the one table.
+BACKEND_MODULES = {name: backend.modules for name, backend in BACKEND_TABLE.items()
+                   if not set(backend.modules) <= set(COMMON_MODULES)}
 
 
 def in_forkserver_process(argv=None):

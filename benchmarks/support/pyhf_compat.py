@@ -33,15 +33,36 @@ Differences known and handled:
 import importlib.util
 import inspect
 import re
+from collections import namedtuple
 from pathlib import Path
 
-#: The tensor backends pyhf has had, and the libraries each one needs.
-BACKEND_LIBRARIES = {
-    "numpy": ("numpy",),
-    "jax": ("jax", "jaxlib"),
-    "pytorch": ("torch",),
-    "tensorflow": ("tensorflow", "tensorflow_probability"),
+#: What a backend of pyhf needs: the modules it imports, the pip packages that provide them.
+Backend = namedtuple("Backend", ["modules", "packages"])
+
+#: The tensor backends pyhf has had, in the order the suite and its reports show them: the
+#: one list of them (backends.py, preimport.py, the host's report and suite-cost tools derive
+#: theirs from it). ``modules``: what pyhf's backend module imports (asv's forkserver imports
+#: them ahead); ``packages``: the distributions an environment must hold (its requirements).
+BACKEND_TABLE = {
+    "numpy": Backend(modules=("numpy",), packages=("numpy",)),
+    "jax": Backend(modules=("jax", "jax.numpy"), packages=("jax", "jaxlib")),
+    "pytorch": Backend(modules=("torch",), packages=("torch",)),
+    "tensorflow": Backend(modules=("tensorflow", "tensorflow_probability"),
+                          packages=("tensorflow", "tensorflow-probability")),
 }
+BACKENDS = tuple(BACKEND_TABLE)
+
+
+def import_name(package):
+    """The top-level module a package of the table installs (``tensorflow-probability``:
+    ``tensorflow_probability``)."""
+    return package.replace("-", "_")
+
+
+#: The libraries each backend needs installed, by import name: looked up (never imported)
+#: before a backend is used, so that a missing one is a skip with its name.
+BACKEND_LIBRARIES = {name: tuple(import_name(p) for p in backend.packages)
+                     for name, backend in BACKEND_TABLE.items()}
 
 #: Why a backend module can be missing from a pyhf commit.
 BACKEND_REMOVALS = {

@@ -23,10 +23,12 @@ import os
 import statistics
 import time
 
+from . import settings
+
 SPREAD_TARGET = 0.05
-SAMPLES_ENV = "PYHF_BENCH_SAMPLES"
-DEFAULT_SAMPLES = 7
-MIN_SAMPLES = 3
+SAMPLES_ENV = settings.SAMPLES
+DEFAULT_SAMPLES = settings.DEFAULT_SAMPLES
+MIN_SAMPLES = settings.MIN_SAMPLES
 MIN_SAMPLE_SECONDS = 0.02
 MAX_SAMPLE_SECONDS = 0.25
 #: Beyond this for all samples of a combination, take fewer samples (never under MIN_SAMPLES):
@@ -42,14 +44,7 @@ WARM_SECONDS = 0.2
 
 
 def samples_wanted(environ=os.environ):
-    value = environ.get(SAMPLES_ENV, str(DEFAULT_SAMPLES))
-    try:
-        wanted = int(value)
-    except ValueError:
-        raise ValueError(f"{SAMPLES_ENV} must be a whole number, got {value!r}") from None
-    if wanted < MIN_SAMPLES:
-        raise ValueError(f"{SAMPLES_ENV} must be at least {MIN_SAMPLES}, got {wanted}")
-    return wanted
+    return settings.samples_wanted(environ)
 
 
 def relative_spread(values):

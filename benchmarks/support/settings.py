@@ -149,6 +149,11 @@ def instruction_workloads(environ=os.environ):
     return _text(INSTRUCTION_WORKLOADS, environ) or None
 
 
+def reexecuted(environ=os.environ):
+    """Whether this host command already started again inside the project's venv."""
+    return bool(_text(REEXEC, environ))
+
+
 def listed(name, convert=str, environ=os.environ):
     """A comma list (the study's limits), converted; None where unset or empty."""
     items = [item.strip() for item in _text(name, environ).split(",") if item.strip()]

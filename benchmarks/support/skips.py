@@ -12,7 +12,9 @@ import json
 import os
 from pathlib import Path
 
-SKIP_LOG_ENV = "PYHF_BENCH_SKIP_LOG"
+from . import settings
+
+SKIP_LOG_ENV = settings.SKIP_LOG
 
 
 def benchmark_class_name(cls):
@@ -22,8 +24,8 @@ def benchmark_class_name(cls):
 
 
 def record(cls, params, error):
-    folder = os.environ.get(SKIP_LOG_ENV)
-    if not folder:
+    folder = settings.skip_log_dir()
+    if folder is None:
         return
     commit = os.environ.get("ASV_COMMIT", "unknown")
     env_name = os.environ.get("ASV_ENV_NAME", "unknown")

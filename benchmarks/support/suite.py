@@ -15,10 +15,12 @@ import itertools
 import os
 import re
 
+from . import settings
+
 QUICK_ATTRIBUTE = "_quick_params"
 #: Set by the host for a run of the quick suite, so that a setup_cache measuring for a
 #: whole class measures only the quick suite's combinations.
-QUICK_RUN_ENV = "PYHF_BENCH_QUICK_SUITE"
+QUICK_RUN_ENV = settings.QUICK_SUITE
 BENCHMARK_PREFIXES = ("time_", "timeraw_", "track_", "peakmem_", "mem_")
 
 
@@ -66,7 +68,7 @@ def quick_combinations(cls, method):
 
 
 def in_quick_run(environ=os.environ):
-    return environ.get(QUICK_RUN_ENV, "") == "1"
+    return settings.in_quick_run(environ)
 
 
 def quick_limits(cls, method, environ=os.environ):

@@ -9,18 +9,13 @@ varies it.
 import os
 import sys
 
-DEFAULT_THREADS = 1
+from . import settings
+
+DEFAULT_THREADS = settings.DEFAULT_THREADS
 
 
-def configured_threads():
-    value = os.environ.get("PYHF_BENCH_THREADS", str(DEFAULT_THREADS))
-    try:
-        threads = int(value)
-    except ValueError:
-        raise ValueError(f"PYHF_BENCH_THREADS must be a whole number, got {value!r}") from None
-    if threads < 1:
-        raise ValueError(f"PYHF_BENCH_THREADS must be at least 1, got {threads}")
-    return threads
+def configured_threads(environ=os.environ):
+    return settings.blas_threads(environ)
 
 
 _limiter = None

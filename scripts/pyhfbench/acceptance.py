@@ -27,6 +27,7 @@ from pathlib import Path
 
 from . import gpu_study, offline_node, wheelhouse
 from . import results as resultslib
+from .support import settings, support_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The likelihood of the suite's fit and hypotest parts: generated, so the node needs no
@@ -73,17 +74,14 @@ def plan(device="gpu", main="main", release="v0.7.6"):
                      rf"\('{b}', '{device}'")
         parts.append(Part(
             f"suite and study at {revision}", revision, backends, bench,
-            {"PYHF_BENCH_STUDY_BACKENDS": ",".join(backends), "PYHF_BENCH_STUDY_DEVICES": device,
-             "PYHF_BENCH_STUDY_BATCH_SIZES": ",".join(map(str, STUDY_BATCH_SIZES[device]))}))
+            {settings.STUDY_BACKENDS: ",".join(backends), settings.STUDY_DEVICES: device,
+             settings.STUDY_BATCH_SIZES: ",".join(map(str, STUDY_BATCH_SIZES[device]))}))
     return parts
 
 
 def gpu_description():
     """{"gpus": [...], "driver": ..., "reason": ...} from NVML (no CUDA)."""
-    from . import mainjob
-
-    monitor = mainjob.support_module("monitor")
-    inventory = monitor.gpu_inventory()
+    inventory = support_module("gpus").gpu_inventory()
     driver = None
     if inventory["gpus"]:
         try:
@@ -153,7 +151,7 @@ def run_acceptance(wheelhouse_dir, out_dir, host_python=sys.executable, machine=
                                      "(--cpu runs the same plan on the CPU)")
     machine = machine or offline_node.default_machine()
     results_dir = out_dir / "results"
-    env = {"PYHF_BENCH_MONITOR_SECONDS": "0.3" if cpu else "1", "PYHF_BENCH_SIZE": "quick"}
+    env = {settings.MONITOR_SECONDS: "0.3" if cpu else "1", settings.SIZE: "quick"}
     parts_run, labels, trouble = [], {}, []
     for part in plan(device, main, release):
         entry = offline_node.select_entries(manifest, [part.revision])[0]

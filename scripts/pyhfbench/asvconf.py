@@ -13,6 +13,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from .support import settings, support_module
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_CONFIG = REPO_ROOT / "asv.conf.json"
 #: Bare mirrors of local working-tree repositories (see ``asv_repository``).
@@ -21,7 +23,7 @@ MIRRORS_DIR = REPO_ROOT / ".asv" / "mirrors"
 
 #: The local stand-in for HEPData beside a checkout (see pallets/README.md).
 LOCAL_PALLET_MIRROR = REPO_ROOT.parent / "shared" / "pallets"
-PALLET_MIRROR_ENV = "PYHF_BENCH_PALLET_MIRROR"
+PALLET_MIRROR_ENV = settings.PALLET_MIRROR
 
 
 def select_pallet_mirror(explicit=None, environ=os.environ):
@@ -29,7 +31,8 @@ def select_pallet_mirror(explicit=None, environ=os.environ):
 
     ``explicit``, else ``$PYHF_BENCH_PALLET_MIRROR``, else ../shared/pallets where it exists.
     """
-    chosen = explicit or environ.get(PALLET_MIRROR_ENV) or (
+    from_env = settings.pallet_mirror(environ)
+    chosen = explicit or (str(from_env) if from_env else None) or (
         str(LOCAL_PALLET_MIRROR) if LOCAL_PALLET_MIRROR.is_dir() else None)
     if chosen:
         environ[PALLET_MIRROR_ENV] = str(Path(chosen).resolve())
@@ -119,15 +122,10 @@ GPU_PRESETS = ("cuda",)
 
 def host_has_gpu():
     """Whether this host has (or is meant to have) an NVIDIA GPU; NVML trouble counts as one."""
-    import sys
-
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from benchmarks.support import backends, monitor
-
+    backends, gpus = support_module("backends"), support_module("gpus")
     try:
-        return monitor.gpu_expected() or backends.nvidia_gpu_count() > 0
-    except monitor.GpuTrouble:
+        return settings.gpu_expected() or backends.nvidia_gpu_count() > 0
+    except gpus.GpuTrouble:
         return True
 
 

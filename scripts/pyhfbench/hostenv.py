@@ -4,7 +4,7 @@ Each front end calls ``use_project_python(__file__)`` before importing anything
 beyond the standard library: started by any other Python (a new shell, no
 ``. .venv/bin/activate``), it re-executes itself with ``.venv/bin/python``;
 where ``.venv`` is missing or older than ``requirements.txt`` it exits at once
-with one line saying what to run. Standard library only.
+with one line saying what to run. Standard library only (and the suite's ``settings``).
 """
 
 import hashlib
@@ -12,10 +12,12 @@ import os
 import sys
 from pathlib import Path
 
+from .support import settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = REPO_ROOT / ".venv"
 #: Set on the re-executed process, so that a broken .venv cannot loop.
-REEXEC_MARK = "PYHF_BENCH_REEXEC"
+REEXEC_MARK = settings.REEXEC
 
 
 def environment_problem(venv=VENV, requirements=REPO_ROOT / "requirements.txt"):
@@ -38,7 +40,7 @@ def use_project_python(script, venv=VENV):
         return
     name = f"scripts/{Path(script).name}"
     problem = environment_problem(venv)
-    if problem is None and os.environ.get(REEXEC_MARK):
+    if problem is None and settings.reexecuted():
         problem = f"{venv / 'bin' / 'python'} does not run as {venv}: rebuild it with scripts/bootstrap"
     if problem:
         print(f"{name}: {problem}", file=sys.stderr)

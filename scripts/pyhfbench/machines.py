@@ -5,6 +5,7 @@ import socket
 import subprocess
 
 from . import results as resultslib
+from .support import support_module
 
 
 def gpu_model():
@@ -19,23 +20,43 @@ def gpu_model():
 
 
 def slug(text):
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """Lower case, runs of anything but letters and digits turned into one '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+
+
+def propose_machine_name(hostname=None, inventory=None):
+    """An asv machine name that records the GPU model: ``<host>-<gpu slug>`` or ``<host>-cpu``.
+
+    asv's machine.json has no GPU field, so the name carries it:
+    ``node7-h100-80gb-hbm3``, ``node7-2x-a100-sxm4-40gb``, ``laptop-cpu``. ``inventory``:
+    the suite's own list of this host's GPUs through NVML
+    (``benchmarks/support/gpus.py`` ``gpu_inventory``), asked for where not given.
+    """
+    host = slug((hostname or socket.gethostname()).split(".")[0]) or "host"
+    if inventory is None:
+        inventory = support_module("gpus").gpu_inventory()
+    models = {}
+    for gpu in inventory.get("gpus") or []:
+        model = re.sub(r"^nvidia-", "", slug(gpu.get("name") or "gpu")) or "gpu"
+        models[model] = models.get(model, 0) + 1
+    if not models:
+        return f"{host}-cpu"
+    parts = [(f"{n}x-" if n > 1 else "") + model for model, n in models.items()]
+    return "-".join([host] + parts)
 
 
 def default_machine_name():
     """``<host>-<gpu model>`` on GPU hosts (``node7-h100-80gb-hbm3``), else ``<host>-cpu``.
 
-    The suite's own naming (``benchmarks/support/monitor.py``, through NVML), as
-    ``scripts/main-job`` uses; ``nvidia-smi`` where that cannot be imported. NVML
-    trouble raises (monitor.GpuTrouble): a GPU host never falls back to ``<host>-cpu``.
+    ``propose_machine_name`` (the suite's NVML inventory), as ``scripts/main-job`` uses;
+    ``nvidia-smi`` where the suite's modules cannot be imported. NVML trouble raises
+    (gpus.GpuTrouble): a GPU host never falls back to ``<host>-cpu``.
     """
     try:
-        from . import mainjob
-
-        support = mainjob.support_module("monitor")
+        gpus = support_module("gpus")
     except ImportError:
         return smi_machine_name()
-    return support.propose_machine_name()
+    return propose_machine_name(inventory=gpus.gpu_inventory())
 
 
 #: NVIDIA model families as they appear in a machine name (``node7-h100-80gb-hbm3``).

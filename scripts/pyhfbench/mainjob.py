@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import asvconf, dashboard, localrepo
 from . import results as resultslib
+from .support import settings, support_module
 
 REPO_ROOT = asvconf.REPO_ROOT
 WORK_DIR = REPO_ROOT / ".asv" / "main-job"
@@ -221,7 +222,7 @@ def main(argv=None):
                         help="with --pyhf: the commits to measure (default: v0.7.6 main)")
     parser.add_argument("--releases", nargs="+", default=list(DEFAULT_RELEASES),
                         help="without --pyhf: the PyPI releases to build a repository from")
-    parser.add_argument("--mirror", default=os.environ.get("PYHF_BENCH_PALLET_MIRROR"),
+    parser.add_argument("--mirror", default=settings.pallet_mirror(),
                         help="local pallet mirror (default: ../shared/pallets if present)")
     parser.add_argument("--matrix", default="cpu", help="requirement preset of scripts/asvconf")
     parser.add_argument("--machine", help="asv machine name (default: this host's name)")
@@ -242,7 +243,7 @@ def main(argv=None):
     started = time.perf_counter()
     mirror = args.mirror or (str(DEFAULT_MIRROR) if DEFAULT_MIRROR.is_dir() else None)
     if mirror:
-        os.environ["PYHF_BENCH_PALLET_MIRROR"] = str(Path(mirror).resolve())
+        os.environ[settings.PALLET_MIRROR] = str(Path(mirror).resolve())
         print(f"Published pallets from the local mirror {mirror}")
     else:
         print("No pallet mirror: generated pallets only")
@@ -263,14 +264,15 @@ def main(argv=None):
         config = asvconf.write_config(derived, WORK_DIR / "asv.json")
         machine = args.machine or asvconf_machine_name()
         run_asv(config, "machine", "--yes", "--machine", machine)
-        # The benchmarks record why they skip beside the results (asv keeps no reason).
-        os.environ[resultslib.SKIP_LOG_ENV] = str(resultslib.skip_log_dir(derived["results_dir"], machine))
+        # The benchmarks record why they skip (asv keeps no reason) and keep their utilization
+        # series beside the results: asv tells them neither its results folder nor its machine.
+        os.environ.update(resultslib.run_context_env(derived["results_dir"], machine))
         run_args = ["run", "--machine", machine, "--show-stderr", "--skip-existing"]
         if not args.full:
-            os.environ.setdefault(support_module("sampling").SAMPLES_ENV, str(QUICK_SAMPLES))
+            os.environ.setdefault(settings.SAMPLES, str(QUICK_SAMPLES))
         selection = args.bench or ([] if args.all else quick_suite())
         if not (args.bench or args.all):
-            os.environ[support_module("suite").QUICK_RUN_ENV] = "1"
+            os.environ[settings.QUICK_SUITE] = "1"
         gpu, run_status, walls = gpu_present(), 0, []
         for label, regexes in run_plan(selection, args.by_module):
             bench_args = [arg for regex in bench_selection(regexes, gpu) for arg in ("--bench", regex)]
@@ -306,22 +308,15 @@ def publish(config, results_dir, html_dir, machine):
     return utilization, report
 
 
-def support_module(name):
-    """A module of benchmarks/support, the same code asv runs inside its environments."""
-    import importlib
-
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    return importlib.import_module(f"benchmarks.support.{name}")
-
-
 def gpu_present():
     return support_module("backends").nvidia_gpu_count() > 0
 
 
 def asvconf_machine_name():
     """This host's name with its GPU model, or "-cpu" (asv's machine.json has no GPU field)."""
-    return support_module("monitor").propose_machine_name()
+    from .machines import propose_machine_name
+
+    return propose_machine_name()
 
 
 if __name__ == "__main__":

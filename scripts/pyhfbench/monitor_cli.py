@@ -175,9 +175,11 @@ def cmd_overhead(args):
 
 
 def cmd_machine_name(args):
-    monitor = _monitor()
-    inventory = monitor.gpu_inventory()
-    print(monitor.propose_machine_name(args.hostname, inventory))
+    from benchmarks.support import gpus
+    from pyhfbench.machines import propose_machine_name
+
+    inventory = gpus.gpu_inventory()
+    print(propose_machine_name(args.hostname, inventory))
     if inventory["gpus"]:
         for gpu in inventory["gpus"]:
             print(f"# GPU {gpu['index']}: {gpu['name']} ({gpu['uuid']})", file=sys.stderr)

@@ -22,6 +22,7 @@ from . import results as resultslib
 from .machines import bench_regexes, default_machine_name, gpu_results_stored, name_says_gpu
 from .runtools import (Log, NightlyError, RunLock, _redact, atomic_write_json, describe_exit,
                        git, read_json, run_cmd, stamp, utcnow)
+from .support import settings
 from .verdicts import Verdicts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -236,9 +237,10 @@ class Nightly(Verdicts):
             args.append("--quick")
         args += list(self.args.asv_arg or ()) + list(extra)
         args.append(f"HASHFILE:{hashfile}")
-        # The benchmarks record why they skip beside the results the gate reads.
-        skip_root = self.results_dir if Path(results_dir) == self.staging else results_dir
-        env = {resultslib.SKIP_LOG_ENV: str(resultslib.skip_log_dir(skip_root, self.machine))}
+        # The benchmarks record why they skip, and keep their utilization series, beside the
+        # results the gate and the report read (staged results are moved there).
+        stored_in = self.results_dir if Path(results_dir) == self.staging else results_dir
+        env = resultslib.run_context_env(stored_in, self.machine)
         try:
             return self.asv(*args, label=f"benchmarking {len(commits)} commit(s)", env=env)
         finally:
@@ -574,13 +576,13 @@ class Nightly(Verdicts):
     # GPU ------------------------------------------------------------------
     def check_gpu(self):
         """On a machine meant to have a GPU: NVML must list one, or the night is broken."""
-        from . import mainjob
+        from .support import support_module
 
-        monitor = mainjob.support_module("monitor")
+        gpus = support_module("gpus")
         why = f"{self.machine} is meant to have a GPU"
         try:
-            inventory = monitor.gpu_inventory()
-        except monitor.GpuTrouble as err:
+            inventory = gpus.gpu_inventory()
+        except gpus.GpuTrouble as err:
             raise NightlyError(f"{why}, but {err}") from None
         if not inventory["gpus"]:
             raise NightlyError(f"{why}, but {inventory['reason']}")
@@ -590,11 +592,9 @@ class Nightly(Verdicts):
         """The asv child's environment: on a GPU machine, no GPU in a benchmark is trouble."""
         env = dict(os.environ, **(extra or {}))
         if self.quick_run:
-            from . import mainjob
-
-            env[mainjob.support_module("suite").QUICK_RUN_ENV] = "1"
+            env[settings.QUICK_SUITE] = "1"
         if self.expect_gpu:
-            env.update(PYHF_BENCH_EXPECT_GPU="1", PYHF_BENCH_GPU_TROUBLE_FILE=str(self.gpu_trouble_file))
+            env.update({settings.EXPECT_GPU: "1", settings.GPU_TROUBLE_FILE: str(self.gpu_trouble_file)})
         return env
 
     def collect_gpu_trouble(self):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import asvconf, wheelhouse
 from . import results as resultslib
+from .support import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASVCALL = Path(__file__).resolve().with_name("asvcall.py")
@@ -132,10 +133,10 @@ def run_node(wheelhouse_dir, workdir, results_dir, machine, host_python=sys.exec
     trouble_file = workdir / "gpu-trouble.jsonl"
     trouble_file.unlink(missing_ok=True)
     env = dict(os.environ, **(extra_env or {}))
-    env.update({resultslib.SKIP_LOG_ENV: str(resultslib.skip_log_dir(results_dir, machine)),
-                "PYHF_BENCH_MACHINE": machine, "PYHF_BENCH_GPU_TROUBLE_FILE": str(trouble_file)})
+    env.update(resultslib.run_context_env(results_dir, machine))
+    env[settings.GPU_TROUBLE_FILE] = str(trouble_file)
     if expect_gpu:
-        env["PYHF_BENCH_EXPECT_GPU"] = "1"
+        env[settings.EXPECT_GPU] = "1"
     statuses = {}
     for entry in entries:
         label = f"{entry['commit'][:8]} ({entry['revision']}, pyhf {entry['version']})"

@@ -17,10 +17,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.support import pallets  # noqa: E402
+from benchmarks.support import pallets, settings  # noqa: E402
 
-ENVIRONMENT = {"mirror": "PYHF_BENCH_PALLET_MIRROR", "cache": "PYHF_BENCH_CACHE",
-               "registry": "PYHF_BENCH_REGISTRY"}
+ENVIRONMENT = {"mirror": settings.PALLET_MIRROR, "cache": settings.CACHE,
+               "registry": settings.REGISTRY}
 
 
 def _status(name, entry):

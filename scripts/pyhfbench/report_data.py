@@ -12,13 +12,18 @@ from .gate import display_unit
 from .results import FAILED, OK, SKIPPED, STATE_TEXT, state_of
 from .results import load_benchmarks_json as read_benchmarks_json
 from .results import unrepr as _unquote
+from .support import support_module
+
+_backends = support_module("pyhf_compat")
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT_FOLDER = "report"
 LINK_ID = "pyhf-bench-report-link"
 REFERENCE = ("numpy", "cpu")
-BACKEND_ORDER = ("numpy", "jax", "pytorch", "tensorflow")
+#: The backends in the suite's order, and the packages in an asv environment's requirements
+#: that provide each (benchmarks/support/pyhf_compat.py, the one table of them).
+BACKEND_ORDER = _backends.BACKENDS
 DEVICE_ORDER = ("cpu", "gpu")
 #: Numeric parameters plotted as scaling curves first (others numeric ones follow).
 SCALING_PARAMS = ("n_bins", "batch_size", "threads", "workers")
@@ -30,13 +35,7 @@ SCALING_LABELS = {
     "threads": "BLAS / torch threads",
     "workers": "workers",
 }
-#: Packages in an asv environment's requirements that provide a backend.
-BACKEND_PACKAGES = {
-    "numpy": ("numpy",),
-    "jax": ("jax", "jaxlib"),
-    "pytorch": ("torch",),
-    "tensorflow": ("tensorflow",),
-}
+BACKEND_PACKAGES = {name: backend.packages for name, backend in _backends.BACKEND_TABLE.items()}
 COLORS = {"numpy": "#4C72B0", "jax": "#DD8452", "pytorch": "#C44E52", "tensorflow": "#55A868"}
 EXTRA_COLORS = ("#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD")
 #: Modules whose track_ values are machine utilization, not physics results.
@@ -291,14 +290,19 @@ def disagreement(cells):
     return worst
 
 
+def _normalized(name):
+    """A requirement's name as pip compares them (PEP 503: case, and runs of - _ . alike)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def env_has_backend(envs, backend):
     """True/False where the environments' requirements say, None where unknown."""
     packages = BACKEND_PACKAGES.get(backend)
     if not packages or not envs:
         return None
     for _, _, reqs in envs:
-        names = {re.split(r"[\[<>=]", k)[0].lower() for k in reqs}
-        if any(p in names for p in packages):
+        names = {_normalized(re.split(r"[\[<>=]", k)[0]) for k in reqs}
+        if any(_normalized(p) in names for p in packages):
             return True
     return False
 

@@ -1,7 +1,6 @@
 """The backend report's sections per machine: coverage, comparison, GPU, scaling, tracked
 results, memory, utilization, profiles."""
 
-import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +11,7 @@ from .report_data import (BACKEND_ORDER, MAX_LIST, PROFILES_FOLDER, TRACK_SCALIN
                           fmt_value, measured_columns, missing_reason, ok_value, order_columns,
                           slug, speedups, table_of, workload_label)
 from .report_render import Table, plot_comparison, plot_gpu_vs_cpu, plot_scaling, scaling_params
+from .support import settings
 
 
 # --------------------------------------------------------------------------- sections
@@ -250,9 +250,9 @@ def memory_section(report, anchor):
 
 def _utilization_roots(results_dir):
     roots = [Path(results_dir)]
-    monitor = os.environ.get("PYHF_BENCH_MONITOR_DIR")
+    monitor = settings.monitor_dir()
     if monitor:
-        roots.append(Path(monitor))
+        roots.append(monitor)
     return roots
 
 

@@ -21,6 +21,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .support import settings
+
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 #: How the reports print a state: a skip reads "n/a" there.
 STATE_TEXT = {OK: "ok", SKIPPED: "n/a", FAILED: "failed"}
@@ -292,13 +294,25 @@ def atomic_write_text(path, text):
 #: Beside a machine's results: the benchmarks' own record of why they skipped
 #: (benchmarks/support/skips.py), since asv's files keep no reason.
 SKIP_LOG_FOLDER = "skips"
-SKIP_LOG_ENV = "PYHF_BENCH_SKIP_LOG"
+SKIP_LOG_ENV = settings.SKIP_LOG
 #: The one kind of skip that is an expected change between commits.
 REMOVED = "removed"
 
 
 def skip_log_dir(results_dir, machine):
     return Path(results_dir) / machine / SKIP_LOG_FOLDER
+
+
+def run_context_env(results_dir, machine):
+    """What the benchmarks of an ``asv run`` storing into ``results_dir`` as ``machine`` are told:
+    that folder and that name (the utilization series go beside the results:
+    benchmarks/support/monitor.py ``series_dir``), and where to record why they skip.
+
+    Every place the host runs ``asv run`` puts these in asv's environment: asv passes the
+    benchmarks neither its results folder nor its machine name.
+    """
+    return {settings.RESULTS_DIR: str(Path(results_dir).absolute()), settings.MACHINE: machine,
+            SKIP_LOG_ENV: str(skip_log_dir(results_dir, machine))}
 
 
 @dataclass(frozen=True)

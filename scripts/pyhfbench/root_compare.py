@@ -33,11 +33,13 @@ import sys
 import time
 from pathlib import Path
 
+from .support import settings, support_module
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "pallets"
 DEFAULT_LIKELIHOODS = ("sbottom/RegionA", "sbottom/RegionB", "sbottom/RegionC", "staus",
                        "compressed-sleptons", "generated/small")
-PYHF_BACKENDS = ("numpy", "jax", "pytorch", "tensorflow")
+PYHF_BACKENDS = support_module("pyhf_compat").BACKENDS
 OPTIMIZERS = ("scipy", "minuit")
 
 
@@ -197,7 +199,7 @@ def machine():
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {"nproc": os.cpu_count(), "cpu": model or platform.processor(),
             "python": platform.python_version(), "load_at_start": load,
-            "threads": os.environ.get("PYHF_BENCH_THREADS", "1")}
+            "threads": str(settings.blas_threads())}
 
 
 def agreement(row, reference):
@@ -317,10 +319,10 @@ def main(argv=None):
                         "rows already in it are kept, not measured again (resume), and rows "
                         "outside this run's selection stay in it and in the table")
     args = parser.parse_args(argv)
-    mirror = args.mirror or os.environ.get("PYHF_BENCH_PALLET_MIRROR") or (
+    mirror = args.mirror or settings.pallet_mirror() or (
         str(DEFAULT_MIRROR) if DEFAULT_MIRROR.is_dir() else None)
     if mirror:
-        os.environ["PYHF_BENCH_PALLET_MIRROR"] = mirror
+        os.environ[settings.PALLET_MIRROR] = str(mirror)
     import importlib.util
 
     sys.path.insert(0, str(REPO_ROOT))

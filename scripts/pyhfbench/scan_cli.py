@@ -29,6 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.support import settings  # noqa: E402
+
 DEFAULT_DIR = Path("scan-results")
 
 #: Axis labels of the mass planes of known pallets (patch name masses in order).
@@ -291,7 +293,7 @@ def cmd_run(args):
         reporter.start(todo, ", ".join(sorted({key for key, _ in tasks})))
 
     _interrupt_on_sigterm()
-    blas = args.blas_threads or int(os.environ.get("PYHF_BENCH_THREADS", "1"))
+    blas = args.blas_threads or settings.blas_threads()
     workers = 1 if args.executor == "serial" else (args.workers or os.cpu_count() or 1)
     if not args.scheduler and workers * blas > (os.cpu_count() or 1):
         print(f"warning: {workers} workers x {blas} BLAS threads exceed the {os.cpu_count()} cores: "

@@ -45,6 +45,7 @@ from pathlib import Path
 from . import gate as gatelib
 from . import gate_rules, localrepo, paired
 from . import results as resultslib
+from .support import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = REPO_ROOT.parent / "shared" / "pyhf" / "pyhf-main.bundle"
@@ -153,9 +154,9 @@ class Study:
         command += [arg for b in bench for arg in ("--bench", b)]
         command += [] if (self.publish if publish is None else publish) else ["--no-publish"]
         env = dict(os.environ)
-        env.pop("PYHF_BENCH_INSTRUCTION_WORKLOADS", None)
+        env.pop(settings.INSTRUCTION_WORKLOADS, None)
         if only is not None:
-            env["PYHF_BENCH_INSTRUCTION_WORKLOADS"] = f"^{re.escape(only)}$"
+            env[settings.INSTRUCTION_WORKLOADS] = f"^{re.escape(only)}$"
         started, load = time.monotonic(), os.getloadavg()[0]
         with open(self.work / "nightly.log", "a") as log:
             code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env,

@@ -22,13 +22,16 @@ import sys
 import time
 from collections import defaultdict
 
+from .support import support_module
+
+#: What each import costs: Python, what every benchmark imports, then each backend's modules
+#: (benchmarks/support/pyhf_compat.py, numpy's with scipy), labelled by the first of them.
 IMPORTS = {
     "python": "pass",
     "numpy+scipy": "import numpy, scipy.optimize",
     "pyhf": "import pyhf, pyhf.infer",
-    "jax": "import jax, jax.numpy",
-    "torch": "import torch",
-    "tensorflow": "import tensorflow, tensorflow_probability",
+    **{backend.modules[0]: "import " + ", ".join(backend.modules)
+       for name, backend in support_module("pyhf_compat").BACKEND_TABLE.items() if name != "numpy"},
 }
 
 

@@ -11,7 +11,6 @@ and workload, and puts a link to it on asv's own index page.
 
 import html
 import json
-import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import quote
 
 from . import asv_index
 from . import results as resultslib
+from .support import settings
 
 UTILIZATION_FOLDER = "utilization"
 EVENTS_FILE = "events.jsonl"
@@ -129,7 +129,7 @@ def add_utilization_pages(results_dir, html_dir, monitor_dir=None, link=True):
     if dest_root.exists():
         shutil.rmtree(dest_root)
     dest_root.mkdir(parents=True)
-    monitor_dir = monitor_dir or os.environ.get("PYHF_BENCH_MONITOR_DIR")
+    monitor_dir = monitor_dir or settings.monitor_dir()
     roots = [Path(results_dir)] + ([Path(monitor_dir)] if monitor_dir else [])
     series = {}
     for root in roots:
