@@ -1,4 +1,4 @@
-"""Pallet scans (benchmarks/support/scan.py, scripts/scan).
+"""Pallet scans (benchmarks/support/scan.py, scripts/scan and its scan_driver.py).
 
 Fast tests drive the scan machinery with stand-in tasks on thread pools.
 The slow ones fit real sbottom patches: serial, a process pool and a real
@@ -24,6 +24,7 @@ import pytest
 
 from benchmarks.support import pallets, scan
 from conftest import REPO_ROOT
+from pyhfbench import scan_cli, scan_driver
 
 #: Quick RegionB patches with finite CLs (about 1.5 s of CPU each).
 QUICK = ["sbottom_1200_730_600", "sbottom_650_131_1"]
@@ -172,8 +173,6 @@ def test_summary_speedup_and_efficiencies():
 
 def test_summary_counts_fits_without_a_finite_cls():
     # sbottom RegionB sbottom_1000_131_1: a signal so small that pyhf's asymptotic CLs is 0/0.
-    from pyhfbench import scan_cli
-
     records = [fake_record("k", "p0", "numpy"), fake_record("k", "p1", "numpy", cls_obs=None)]
     summary = scan.summarize(records, wall_s=2.0, workers=1)
     assert summary["ok"] == 2 and summary["no_cls"] == 1
@@ -190,10 +189,10 @@ def test_calibration_reference_is_fixed_work():
 
 
 def test_parse_masses_and_selection(pallet_env):
-    assert scan.parse_masses("sbottom_1300_205_60") == ("sbottom", [1300.0, 205.0, 60.0])
-    assert scan.parse_masses("Gtt_2100_5000_800") == ("Gtt", [2100.0, 5000.0, 800.0])
-    assert scan.parse_masses("signal_3") is None
-    assert scan.parse_masses("synthetic-signal-0") is None
+    assert scan_cli.parse_masses("sbottom_1300_205_60") == ("sbottom", [1300.0, 205.0, 60.0])
+    assert scan_cli.parse_masses("Gtt_2100_5000_800") == ("Gtt", [2100.0, 5000.0, 800.0])
+    assert scan_cli.parse_masses("signal_3") is None
+    assert scan_cli.parse_masses("synthetic-signal-0") is None
 
     tasks = scan.select_tasks(["sbottom"], sample=5)
     assert [key for key, _ in tasks] == ["sbottom/RegionA"] * 5 + ["sbottom/RegionB"] * 5 + ["sbottom/RegionC"] * 5
@@ -208,8 +207,6 @@ def test_parse_masses_and_selection(pallet_env):
 
 
 def test_plot_and_summary_command(tmp_path, pallet_env):
-    from pyhfbench import scan_cli
-
     records = [fake_record("sbottom/RegionA", f"sbottom_{m1}_{m2}_60", "numpy",
                            cls_obs=10 ** (-(m1 < 1000) * 3 - (m2 < 400)))
                for m1 in (800, 1000, 1200) for m2 in (250, 450, 650)]
@@ -219,7 +216,7 @@ def test_plot_and_summary_command(tmp_path, pallet_env):
     with cf.ThreadPoolExecutor(1) as pool:
         scan.run_scan([(r["key"], r["patch"]) for r in records], pool, path,
                       task=lambda k, p, b, t: next(r for r in records if r["patch"] == p))
-    out = scan_cli.plot(scan.load_results(path)["records"], tmp_path / "plane.png")
+    out = scan_cli.plot(scan_driver.load_results(path)["records"], tmp_path / "plane.png")
     assert out.stat().st_size > 10_000
     assert scan_cli.plot([fake_record("staus", "signal_1", "numpy")], tmp_path / "none.png") is None
 
@@ -262,8 +259,8 @@ def test_serial_process_pool_and_dask_agree(sbottom, dask_cluster):
         assert failed["patch"] == "sbottom_9999_1_1" and "unknown patch" in failed["error"]
         ok = [r for r in summary["records"] if r["status"] == "ok"]
         assert all(0 < r["cls_obs"] <= 1 and len(r["cls_exp"]) == 5 for r in ok)
-    assert scan.compare_records(serial["records"], pool["records"]) == []
-    assert scan.compare_records(serial["records"], dask["records"]) == []
+    assert scan_driver.compare_records(serial["records"], pool["records"]) == []
+    assert scan_driver.compare_records(serial["records"], dask["records"]) == []
     # Each ran where it was meant to: this process, two pool processes, Dask workers.
     assert {r["pid"] for r in serial["records"]} == {os.getpid()}
     assert os.getpid() not in {r["pid"] for r in pool["records"]}
@@ -396,7 +393,7 @@ def test_parsl_pool_executor(sbottom, tmp_path, monkeypatch):
         parsl = scan.run_scan(tasks, pool, tmp_path / "parsl.json", workers=2)
     assert (parsl["ok"], parsl["errors"], parsl["lost"]) == (2, 1, 0)
     serial = run_real("serial", QUICK)
-    assert scan.compare_records(serial["records"], parsl["records"]) == []
+    assert scan_driver.compare_records(serial["records"], parsl["records"]) == []
     assert os.getpid() not in {r["pid"] for r in parsl["records"]}
 
 

@@ -22,6 +22,10 @@ Loading (``load_workspace``, ``load_patch``, ``load_model``) parses once per
 process and fetches on first use, so benchmarks never time it. Models are
 built anew with the current backend, never cached.
 
+Registering a new pallet (``add``), checking a cached one (``verify``) and
+describing a likelihood are done on the host only, by ``scripts/pallets``:
+they are in ``scripts/pyhfbench/pallet_registry.py``.
+
 Only the standard library, pyhf and its dependencies are imported here: asv
 imports this module inside every per-commit environment.
 """
@@ -30,7 +34,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -42,11 +45,10 @@ import zlib
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 
-from . import generate, pyhf_compat
+from . import generate, pyhf_compat, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REGISTRY = REPO_ROOT / "pallets" / "registry.json"
-DEFAULT_CACHE = Path("~/.cache/pyhf-benchmarks")
 MANIFEST = ".pallet.json"
 SIZES = ("quick", "full")
 #: Default cap on the unpacked size of an archive (overridable per pallet: "max_unpacked_bytes").
@@ -70,7 +72,7 @@ class PalletError(Exception):
 
 def registry_path():
     """The registry file: ``$PYHF_BENCH_REGISTRY``, else ``pallets/registry.json`` in the repository."""
-    return Path(os.environ.get("PYHF_BENCH_REGISTRY") or DEFAULT_REGISTRY)
+    return settings.registry_file() or DEFAULT_REGISTRY
 
 
 def _read_json(path, what="JSON"):
@@ -165,12 +167,6 @@ def resolve(key, registry=None):
     return name, lname, entry, likelihoods[lname]
 
 
-def all_keys(registry=None):
-    """Every likelihood key in the registry, obtainable here or not."""
-    registry = registry or load_registry()
-    return [key for name, entry in registry["pallets"].items() for key in keys_of(name, entry)]
-
-
 def likelihoods(size="quick"):
     """Keys of the likelihoods of size class ``size`` ("quick" or "full", quick within full)
     that can be obtained here: generated ones, cached ones, those in the mirror, and those
@@ -203,13 +199,14 @@ def obtainable(name, entry=None):
 
 def cache_dir():
     """The cache folder: ``$PYHF_BENCH_CACHE``, default ``~/.cache/pyhf-benchmarks``."""
-    return Path(os.environ.get("PYHF_BENCH_CACHE") or DEFAULT_CACHE).expanduser()
+    return settings.cache_dir()
 
 
 def mirror_dir(mirror=None):
     """The local mirror folder: ``mirror``, else ``$PYHF_BENCH_PALLET_MIRROR``, else None."""
-    mirror = mirror or os.environ.get("PYHF_BENCH_PALLET_MIRROR")
-    return Path(mirror).expanduser() if mirror else None
+    if mirror:
+        return Path(mirror).expanduser()
+    return settings.pallet_mirror()
 
 
 def pallet_dir(name):
@@ -490,146 +487,6 @@ def ensure(name, mirror=None):
     return pallet_dir(name) if is_cached(name, entry) else fetch(name, mirror)
 
 
-def verify(name):
-    """Check a cached pallet: its file's sha256 against the registry, every unpacked file
-    against the manifest, and every workspace and patch against pyhf's schemas.
-    Returns the manifest; raises PalletError on the first problem."""
-    entry = pallet_entry(name)
-    if entry["type"] == "generated":
-        import pyhf
-
-        for lname, likelihood in entry["likelihoods"].items():
-            spec = generate.workspace(**likelihood["generator"])
-            _validate_spec(spec, f"generated {name}/{lname}")
-            if likelihood.get("digest") not in (None, pyhf.utils.digest(spec)):
-                raise PalletError(f"generated {name}/{lname}: digest differs from the registry's: "
-                                  "the generator changed; update the registry")
-        return None
-    folder = pallet_dir(name)
-    manifest = read_manifest(name)
-    if manifest is None:
-        raise PalletError(f"{folder}: pallet {name!r} is not in the cache; fetch it first")
-    published = folder / ".archive" / entry["archive"]
-    digest = sha256_of(published) if published.is_file() else None
-    if entry["sha256"] is not None and digest != entry["sha256"]:
-        raise PalletError(f"{published}: sha256 {digest} differs from the registry's {entry['sha256']}")
-    files = _file_digests(folder)
-    for path, expected in manifest["files"].items():
-        if files.get(path) != expected:
-            raise PalletError(f"{folder / path}: changed or missing since it was fetched")
-    check_tree(name, entry, folder, patches=True)
-    return manifest
-
-
-def _kind_of(path):
-    """The file name extension for a published file: .tar.gz, .tar, .zip or .json."""
-    with open(path, "rb") as stream:
-        magic = stream.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        return ".tar.gz"
-    if zipfile.is_zipfile(path):
-        return ".zip"
-    if tarfile.is_tarfile(path):
-        return ".tar"
-    return ".json"
-
-
-def _detect_likelihoods(tree, workspace=None, patches=None, patchset=None, size="full"):
-    """Likelihood entries for an unpacked pallet: the workspaces given, or every
-    ``*BkgOnly*.json`` (or the only JSON file), each with the ``patchset.json`` or
-    ``patch.*.json`` files beside it, else synthetic signals."""
-    if workspace:
-        found = [tree / path for path in workspace]
-    else:
-        files = sorted(path for path in tree.rglob("*.json") if path.is_file())
-        found = [path for path in files if "bkgonly" in path.name.lower()]
-        found = found or (files if len(files) == 1 else [])
-    if not found:
-        raise PalletError(f"{tree}: no background-only workspace found; name it with --workspace")
-    entries = {}
-    for path in found:
-        relative = path.relative_to(tree)
-        folder = relative.parent.as_posix()
-        inside = "" if folder == "." else folder + "/"
-        lname = folder.replace("/", "-") if folder != "." else path.stem
-        likelihood = {"workspace": relative.as_posix(), "size": size}
-        if patchset or (tree / inside / "patchset.json").is_file():
-            likelihood["patchset"] = patchset or inside + "patchset.json"
-        elif patches or any((tree / folder).glob("patch.*.json")):
-            likelihood["patches"] = patches or inside + "patch.*.json"
-        else:
-            likelihood["synthetic_signals"] = {"count": 5, "seed": 0}
-        entries[lname] = likelihood
-    return entries
-
-
-def add(name, source, workspace=None, patches=None, patchset=None, size="full", force=False,
-        **metadata):
-    """Register a new pallet from a DOI, a URL or a local file, and put it in the cache.
-
-    Downloads or copies ``source``, records its sha256, unpacks it safely,
-    finds the background-only workspace(s) and patches (or takes ``workspace``,
-    a list of paths inside, and ``patches``/``patchset``), validates all of them
-    against pyhf's schemas, records their digests, and writes the entry into
-    the registry. ``metadata``: title, analysis, publication, doi, url. Returns
-    the new entry. On any error neither the registry nor the cache changes.
-    """
-    path = registry_path()
-    registry = load_registry(path)
-    if not name or "/" in name or name.startswith("."):
-        raise PalletError(f"{name!r} is not a usable pallet name (no '/', not empty)")
-    if name in registry["pallets"] and not force:
-        raise PalletError(f"{path}: pallet {name!r} exists already (use --force to replace it)")
-    source = str(source)
-    doi = metadata.get("doi")
-    if source.startswith("10."):
-        doi, url = source, f"https://doi.org/{source}"
-    elif source.startswith(("http://", "https://")):
-        url = source
-    else:
-        url = None
-        if not Path(source).is_file():
-            raise PalletError(f"{source}: no such file (give a DOI, a URL or a local archive or JSON file)")
-    url = metadata.get("url", url)
-    with _staging(name) as staging:
-        fetched = staging / "published"
-        if Path(source).is_file():
-            shutil.copyfile(source, fetched)
-            archive = Path(source).name
-        else:
-            download(url, fetched)
-            stem = doi.split("/", 1)[-1].replace("/", "_") + f"_{name}" if doi else name
-            archive = stem + _kind_of(fetched)
-        published = staging / archive
-        fetched.replace(published)
-        probe = staging / "probe"
-        unpack(published, probe, MAX_UNPACKED_BYTES)
-        likelihoods_found = _detect_likelihoods(probe, workspace, patches, patchset, size)
-        shutil.rmtree(probe)
-        entry = {
-            "type": "json" if archive.endswith(".json") else "archive",
-            "title": metadata.get("title") or f"added by scripts/pallets add from {source}",
-            "analysis": metadata.get("analysis"), "publication": metadata.get("publication"),
-            "doi": doi, "url": url, "archive": archive, "sha256": sha256_of(published),
-            "likelihoods": likelihoods_found,
-        }
-        check_entry(name, entry, path)
-        manifest = _install(name, entry, published, source, staging, validate_patches=True)
-        for lname, found in manifest["likelihoods"].items():
-            entry["likelihoods"][lname]["digest"] = found["digest"]
-        _write_registry_entry(path, name, entry)
-    return entry
-
-
-def _write_registry_entry(path, name, entry):
-    """Add or replace one entry in the registry file, atomically."""
-    registry = _read_json(path, "registry")
-    registry["pallets"][name] = entry
-    tmp = Path(f"{path}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(registry, indent=2) + "\n")
-    tmp.replace(path)
-
-
 def _validate_spec(spec, label):
     import pyhf
 
@@ -771,28 +628,6 @@ def label(key, patch_name=None):
     if patch_name is not None and generate.is_synthetic_name(patch_name):
         return f"{key} {patch_name} (synthetic signal on a real background model)"
     return f"{key} {patch_name}" if patch_name else f"{key} (background only)"
-
-
-def describe(key):
-    """A summary of a likelihood key: channels, bins, parameters, modifiers, patches, source."""
-    model, _ = load_model(key)
-    modifiers, parameters = {}, {}
-    for name, kind in model.config.modifiers:
-        modifiers[kind] = modifiers.get(kind, 0) + 1
-        width = model.config.par_slice(name)
-        parameters[kind] = parameters.get(kind, 0) + width.stop - width.start
-    names = patch_names(key)
-    _, _, entry, likelihood = resolve(key)
-    return {
-        "key": key, "label": label(key), "size": likelihood["size"],
-        "channels": len(model.config.channels), "bins": model.config.nmaindata,
-        "parameters": model.config.npars, "samples": len(model.config.samples),
-        "modifiers": modifiers, "parameters_by_modifier": parameters,
-        "patches": len(names), "synthetic_patches": bool(names) and is_synthetic(key, names[0]),
-        "signal_patch": signal_patch(key) if names else None,
-        "reference_results": sorted(likelihood.get("reference_results") or {}),
-        "doi": entry.get("doi"),
-    }
 
 
 def load_model(key, patch_name=None, **config_kwargs):

@@ -34,6 +34,12 @@ on whatever ``concurrent.futures.Executor`` is at hand.
   CPU-bound processes can run only ~1.1x faster than one: efficiency is
   reported against that capacity as well as against the worker and core counts.
 
+The host's driver (``scan``: select, open an executor, calibrate, run,
+calibrate again) and the reading of results files (``load_results``,
+``measured_speedup``, ``compare_records``) are in
+``scripts/pyhfbench/scan_driver.py``, the mass planes in ``scan_cli.py``:
+``scripts/scan`` uses them, the benchmarks do not.
+
 Only the standard library is imported at module level (asv imports this in
 every per-commit environment); pyhf, dask and distributed are imported
 inside the functions that need them.
@@ -44,7 +50,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import signal
 import socket
 import statistics
@@ -67,9 +72,6 @@ EXECUTORS = ("serial", "processes", "dask")
 
 #: Iterations of the CPU-bound calibration reference (about 0.3 s of one idle core).
 REFERENCE_ITERATIONS = 2_000_000
-
-#: Patch names that carry signal masses: <model>_<m1>_<m2>[_<m3>...] (sbottom_<msb>_<mn2>_<mn1>).
-MASS_NAME = re.compile(r"^(?P<model>[A-Za-z][A-Za-z0-9]*?)_(?P<masses>\d+(?:p\d+)?(?:_\d+(?:p\d+)?)+)$")
 
 
 class ScanError(Exception):
@@ -496,17 +498,6 @@ class Results:
         os.replace(tmp, self.path)
 
 
-def load_results(path):
-    """The document of a results file (a dict: spec, records, runs)."""
-    try:
-        document = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ScanError(f"{path}: no such results file") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ScanError(f"{path}: not a scan results file")
-    return document
-
-
 # --- the driver --------------------------------------------------------------------------------
 
 def select_tasks(keys, patterns=None, sample=None, limit=None):
@@ -676,105 +667,3 @@ def combine_calibrations(before, after):
     combined["repeats"] = before.get("repeats", []) + after.get("repeats", [])
     combined["taken"] = "mean of before and after the scan"
     return combined
-
-
-def scan(keys, patterns=None, sample=None, limit=None, results_path=None, executor="processes",
-         workers=None, backend="numpy", blas_threads=None, scheduler=None, calibrate_first=True,
-         retry_errors=False, on_record=None, on_start=None):
-    """Select patches, open an executor, calibrate it, run the scan, calibrate again;
-    returns the summary (efficiencies against the mean of the two calibrations).
-
-    ``on_start(tasks_todo, info)`` is called before the first task (for progress bars).
-    """
-    tasks = select_tasks(keys, patterns, sample, limit)
-    if not tasks:
-        raise ScanError(f"no patches selected from {', '.join(keys)}")
-    blas_threads = blas_threads or threads.configured_threads()
-    used_keys = sorted({key for key, _ in tasks})
-    with open_executor(executor, workers, backend, blas_threads, used_keys, scheduler) as info:
-        calibration = calibrate(info.executor, info.workers) if calibrate_first else None
-        if on_start is not None:
-            on_start(tasks, info)
-        summary = run_scan(tasks, info.executor, results_path, backend=backend,
-                           blas_threads=blas_threads, workers=info.workers,
-                           executor_label=info.label, retry_errors=retry_errors,
-                           calibration=calibration, on_record=on_record)
-        if calibration is not None and summary["patches"]:
-            combined = combine_calibrations(calibration, calibrate(info.executor, info.workers))
-            summary.update(summarize(summary["records"], summary["wall_s"], info.workers, combined))
-            summary["calibration"] = combined
-            update_run(results_path, summary)
-        return summary
-
-
-def update_run(results_path, summary):
-    """Store a run's revised summary (records excluded) in its results file."""
-    if results_path is None:
-        return
-    results = Results.open(results_path, None, check=False)
-    for index, run in enumerate(results.runs):
-        if run.get("run") == summary["run"]:
-            results.runs[index] = {k: v for k, v in summary.items()
-                                   if k not in ("records", "results_path")}
-    results.save()
-
-
-# --- mass planes -------------------------------------------------------------------------------
-
-def parse_masses(patch_name):
-    """(model, [masses]) from a patch name like ``sbottom_1300_205_60``, or None."""
-    match = MASS_NAME.match(patch_name)
-    if not match:
-        return None
-    masses = [float(part.replace("p", ".")) for part in match.group("masses").split("_")]
-    return match.group("model"), masses
-
-
-# --- reading results ---------------------------------------------------------------------------
-
-def last_run(document, complete=True):
-    """The last run of a results document (the last complete one if ``complete``), or None."""
-    runs = [run for run in document.get("runs", [])
-            if not complete or run.get("status") == "complete"]
-    return runs[-1] if runs else None
-
-
-def measured_speedup(baseline, document):
-    """Measured speedup of ``document``'s last complete run over ``baseline``'s (results
-    documents of the same patches, e.g. a serial run and a parallel one): the ratio of
-    their wall times, with the patch counts and whether the patch sets agree."""
-    base, run = last_run(baseline), last_run(document)
-    if base is None or run is None:
-        raise ScanError("both results files need a complete run")
-
-    def patches_of(doc, number):
-        return {record_id(r["key"], r["patch"]) for r in doc["records"] if r.get("run") == number}
-
-    same = patches_of(baseline, base["run"]) == patches_of(document, run["run"])
-    return {"baseline_wall_s": base["wall_s"], "wall_s": run["wall_s"],
-            "speedup": base["wall_s"] / run["wall_s"], "workers": run["workers"],
-            "efficiency_vs_workers": base["wall_s"] / run["wall_s"] / max(1, run["workers"]),
-            "baseline_patches": base["patches"], "patches": run["patches"], "same_patches": same}
-
-
-def compare_records(first, second, rtol=1e-6, atol=1e-10):
-    """Patches whose CLs (observed and expected band) differ between two record lists:
-    [(id, first values, second values)]; records present in only one list are ignored."""
-    def values(record):
-        return [record.get("cls_obs")] + list(record.get("cls_exp") or [])
-
-    other = {record_id(r["key"], r["patch"]): r for r in second}
-    differing = []
-    for record in first:
-        rid = record_id(record["key"], record["patch"])
-        if rid not in other:
-            continue
-        a, b = values(record), values(other[rid])
-        same = len(a) == len(b) and all(
-            (x is None and y is None) or (x is not None and y is not None
-                                          and math.isclose(x, y, rel_tol=rtol, abs_tol=atol))
-            for x, y in zip(a, b)
-        )
-        if not same or record.get("status") != other[rid].get("status"):
-            differing.append((rid, a, b))
-    return differing

@@ -1,7 +1,8 @@
 """Command line of the pallet registry: list, fetch, verify, info, add.
 
 The work is done by ``benchmarks/support/pallets.py`` (which the benchmarks
-import too); this module only parses arguments and prints. ``--mirror DIR``
+import too) and, for add, verify and info, by ``pallet_registry.py`` beside
+this module; this module only parses arguments and prints. ``--mirror DIR``
 (or ``$PYHF_BENCH_PALLET_MIRROR``) reads published files from a local folder
 instead of HEPData, ``--cache DIR`` (or ``$PYHF_BENCH_CACHE``) and
 ``--registry FILE`` (or ``$PYHF_BENCH_REGISTRY``) choose where they go and
@@ -18,6 +19,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.support import pallets, settings  # noqa: E402
+
+from . import pallet_registry  # noqa: E402
 
 ENVIRONMENT = {"mirror": settings.PALLET_MIRROR, "cache": settings.CACHE,
                "registry": settings.REGISTRY}
@@ -81,7 +84,7 @@ def cmd_fetch(args):
 def cmd_verify(args):
     registry = pallets.load_registry()
     for name in _targets(args, registry):
-        manifest = pallets.verify(name)
+        manifest = pallet_registry.verify(name)
         if manifest is None:
             print(f"{name}: generated workspaces valid, digests as registered")
         else:
@@ -97,7 +100,7 @@ def cmd_info(args):
         entry = registry["pallets"].get(target)
         keys += pallets.keys_of(target, entry) if entry else [target]
     for key in keys:
-        info = pallets.describe(key)
+        info = pallet_registry.describe(key)
         print(f"{key}: {info['label']}")
         print(f"  size class {info['size']}; {info['channels']} channels, {info['bins']} bins, "
               f"{info['samples']} samples, {info['parameters']} parameters")
@@ -112,7 +115,7 @@ def cmd_info(args):
 
 
 def cmd_add(args):
-    entry = pallets.add(
+    entry = pallet_registry.add(
         args.name, args.source, workspace=args.workspace, patches=args.patches,
         patchset=args.patchset, size=args.size, force=args.force,
         **{k: v for k, v in (("title", args.title), ("analysis", args.analysis),

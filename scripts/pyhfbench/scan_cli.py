@@ -15,12 +15,14 @@ Subcommands:
 * ``plot FILE [--output PNG]``: the CLs plot of a results file.
 * ``calibrate [--executor] [--workers N]``: the machine's parallel capacity alone.
 
-The code that runs on the workers is ``benchmarks/support/scan.py``.
+The code that runs on the workers is ``benchmarks/support/scan.py``; the driver
+and the reading of results files are in ``scan_driver.py`` beside this module.
 """
 
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -33,6 +35,9 @@ from benchmarks.support import settings  # noqa: E402
 
 DEFAULT_DIR = Path("scan-results")
 
+#: Patch names that carry signal masses: <model>_<m1>_<m2>[_<m3>...] (sbottom_<msb>_<mn2>_<mn1>).
+MASS_NAME = re.compile(r"^(?P<model>[A-Za-z][A-Za-z0-9]*?)_(?P<masses>\d+(?:p\d+)?(?:_\d+(?:p\d+)?)+)$")
+
 #: Axis labels of the mass planes of known pallets (patch name masses in order).
 MASS_LABELS = {
     "sbottom": (r"$m(\tilde{b}_1)$ [GeV]", r"$m(\tilde{\chi}^0_2)$ [GeV]", r"$m(\tilde{\chi}^0_1)$ [GeV]"),
@@ -43,6 +48,12 @@ def _scan():
     from benchmarks.support import scan
 
     return scan
+
+
+def _driver():
+    from . import scan_driver
+
+    return scan_driver
 
 
 def default_output(keys):
@@ -167,12 +178,20 @@ class Reporter:
 
 # --- the plot ----------------------------------------------------------------------------------
 
+def parse_masses(patch_name):
+    """(model, [masses]) from a patch name like ``sbottom_1300_205_60``, or None."""
+    match = MASS_NAME.match(patch_name)
+    if not match:
+        return None
+    masses = [float(part.replace("p", ".")) for part in match.group("masses").split("_")]
+    return match.group("model"), masses
+
+
 def mass_points(records):
     """{key: [(m1, m2, record)]} for the records whose patch names carry masses."""
-    scan = _scan()
     points = {}
     for record in records:
-        parsed = scan.parse_masses(record["patch"])
+        parsed = parse_masses(record["patch"])
         if parsed is None:
             continue
         _, masses = parsed
@@ -281,7 +300,7 @@ def _interrupt_on_sigterm():
 
 
 def cmd_run(args):
-    scan = _scan()
+    scan, driver = _scan(), _driver()
     output = Path(args.output) if args.output else default_output(args.keys)
     reporter = Reporter(enabled=not args.no_progress)
 
@@ -301,7 +320,7 @@ def cmd_run(args):
     if not args.no_calibrate:
         print("calibrating the executor with the CPU-bound reference ...", flush=True)
     try:
-        summary = scan.scan(
+        summary = driver.scan(
             args.keys, patterns=args.patches, sample=args.sample, limit=args.limit,
             results_path=output, executor=args.executor, workers=args.workers,
             backend=args.backend, blas_threads=args.blas_threads, scheduler=args.scheduler,
@@ -322,7 +341,7 @@ def cmd_run(args):
     print("\n".join(format_summary(summary)))
     print(f"results: {output}")
     if not args.no_plot:
-        document = scan.load_results(output)
+        document = driver.load_results(output)
         path = plot(document["records"], args.plot or output.with_suffix(".png"),
                     title=f"pyhf {_pyhf_version(document)}, {summary.get('executor')}")
         if path:
@@ -336,9 +355,9 @@ def _pyhf_version(document):
 
 
 def cmd_summary(args):
-    scan = _scan()
-    document = scan.load_results(args.results)
-    run = scan.last_run(document, complete=False)
+    driver = _driver()
+    document = driver.load_results(args.results)
+    run = driver.last_run(document, complete=False)
     records = document["records"]
     status = {}
     for record in records:
@@ -346,7 +365,7 @@ def cmd_summary(args):
     out = {"records": len(records), "by_status": status, "runs": len(document["runs"]),
            "last_run": run}
     if args.baseline:
-        out["measured"] = scan.measured_speedup(scan.load_results(args.baseline), document)
+        out["measured"] = driver.measured_speedup(driver.load_results(args.baseline), document)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -361,8 +380,7 @@ def cmd_summary(args):
 
 
 def cmd_plot(args):
-    scan = _scan()
-    document = scan.load_results(args.results)
+    document = _driver().load_results(args.results)
     path = plot(document["records"], args.output or Path(args.results).with_suffix(".png"))
     if path is None:
         print("no patch name carries masses: nothing to plot", file=sys.stderr)
