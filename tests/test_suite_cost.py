@@ -325,21 +325,25 @@ def test_frameworks_are_preimported_only_in_asvs_forkserver(monkeypatch):
     assert "no_such_module_here" not in sys.modules
 
 
-def test_the_cost_breakdown_reads_asvs_durations_and_setup_caches():
-    from pyhfbench import suitecost
+def test_the_cost_breakdown_reads_asvs_durations_and_setup_caches(tmp_path):
+    from asv.results import Results
+    from asv.runner import BenchmarkResult
+    from pyhfbench import results as resultslib, suitecost
 
     nan = float("nan")
-    result = {
-        "result_columns": ["result", "params", "version", "started_at", "duration", "stats_number",
-                           "samples"],
-        "results": {
-            "bench_fit.Fit.time_fit": [[0.5, nan], [["'numpy'", "'jax'"]], "1", 0, 12.0, [2, None],
-                                       [[0.5, 0.5, 0.5], None]],
-            "bench_fit.Fit.track_nll": [None, [["'numpy'"]], "1", 0, 3.0, None, None],
-        },
-        "durations": {"<build>": 5.0, "<setup_cache bench_fit:40>": 7.0},
-    }
-    modules, other = suitecost.breakdown(result)
+    result = Results({"machine": "box", "python": "3.11"}, {}, "a" * 40, 0, "3.11", "env", {})
+    for name, params, values, samples, number, duration in [
+            ("bench_fit.Fit.time_fit", [["'numpy'", "'jax'"]], [0.5, nan],
+             [[0.5, 0.5, 0.5], None], [2, None], 12.0),
+            ("bench_fit.Fit.track_nll", [["'numpy'"]], [None], [None], [None], 3.0)]:
+        result.add_result({"name": name, "params": params, "version": "1"},
+                          BenchmarkResult(result=values, samples=samples, number=number,
+                                          errcode=0, stderr="", profile=None),
+                          duration=duration, record_samples=True)
+    result.set_build_duration(5.0)
+    result.set_setup_cache_duration("bench_fit:40", 7.0)
+    result.save(str(tmp_path))
+    modules, other = suitecost.breakdown(resultslib.load_file(next(tmp_path.rglob("*env.json"))))
     fit = modules["bench_fit"]
     assert (fit["wall_s"], fit["cache_s"], fit["timed_s"]) == (15.0, 7.0, 3.0)
     assert (fit["measured"], fit["skipped"], fit["failed"]) == (1, 1, 1)

@@ -165,20 +165,12 @@ class Nightly(Verdicts):
                     os.replace(path, rejected / f"{stamp()}-{path.name}")
                     self.log(f"discarded an incomplete result file: {err}")
                     continue
-                data = json.loads(path.read_text())
-                old = read_json(dest) if dest.exists() else None
-                if old and old.get("result_columns") == data.get("result_columns"):
-                    merged = dict(old)
-                    merged.update({k: v for k, v in data.items() if k not in ("results", "durations")})
-                    merged["results"] = {**old.get("results", {}), **data.get("results", {})}
-                    merged["durations"] = {**old.get("durations", {}), **data.get("durations", {})}
-                    data = merged
-                resultslib.atomic_write_text(dest, json.dumps(data, separators=(",", ":")))
+                resultslib.merge_result_file(path, dest)
                 path.unlink()
                 moved.append(loaded.commit)
         benchmarks = self.staging / "benchmarks.json"
         if benchmarks.is_file():
-            if accept and read_json(benchmarks) is not None:
+            if accept and resultslib.load_benchmarks_json(self.staging):
                 resultslib.atomic_write_text(self.results_dir / "benchmarks.json",
                                              benchmarks.read_text())
             benchmarks.unlink()

@@ -117,6 +117,7 @@ class CommitResults:
     python: str = ""
     requirements: dict = field(default_factory=dict)  # the environment's matrix entries
     params: dict = field(default_factory=dict)  # benchmark -> asv's lists of parameter reprs
+    durations: dict = field(default_factory=dict)  # benchmark, "<build>", "<setup_cache ...>": s
 
     @property
     def build_failed(self):
@@ -178,6 +179,7 @@ def load_file(path, machine=None):
         python=(result.params or {}).get("python", ""),
         requirements=dict(getattr(result, "_requirements", None) or _requirements_of(result)),
         params={name: result.get_result_params(name) for name in result.get_all_result_keys()},
+        durations=dict(result.duration),
     )
 
 
@@ -287,6 +289,23 @@ def atomic_write_text(path, text):
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return path
+
+
+def merge_result_file(staged, dest):
+    """Write the results file ``staged`` to ``dest``; where ``dest`` holds other benchmarks
+    of the same commit and environment (an earlier partial run), keep them beside the new."""
+    data = json.loads(Path(staged).read_text())
+    try:
+        old = json.loads(Path(dest).read_text())
+    except (OSError, ValueError):
+        old = None
+    if old and old.get("result_columns") == data.get("result_columns"):
+        merged = dict(old)
+        merged.update({k: v for k, v in data.items() if k not in ("results", "durations")})
+        merged["results"] = {**old.get("results", {}), **data.get("results", {})}
+        merged["durations"] = {**old.get("durations", {}), **data.get("durations", {})}
+        data = merged
+    return atomic_write_text(dest, json.dumps(data, separators=(",", ":")))
 
 
 # --------------------------------------------------------------------------- skip reasons

@@ -13,8 +13,6 @@ of starting Python and importing each framework, each in its own process.
 """
 
 import argparse
-import json
-import math
 import re
 import resource
 import subprocess
@@ -22,6 +20,7 @@ import sys
 import time
 from collections import defaultdict
 
+from . import results as resultslib
 from .support import support_module
 
 #: What each import costs: Python, what every benchmark imports, then each backend's modules
@@ -42,48 +41,36 @@ def _module(name):
 _SETUP_CACHE = re.compile(r"^<setup_cache (?P<module>[^:>]+)")
 
 
-def breakdown(result):
-    """{module: {wall_s, cache_s, timed_s, measured, skipped, failed}} and {other key: seconds}.
+def breakdown(results):
+    """{module: {wall_s, cache_s, timed_s, measured, skipped, failed}} and {other key: seconds}
+    of one commit's ``results.CommitResults``.
 
     ``wall_s``: asv's ``duration`` of each benchmark (its processes: fork or interpreter,
     setup, pilot, samples); ``cache_s``: the module's setup_cache runs."""
-    columns = result["result_columns"]
     modules = defaultdict(lambda: {"wall_s": 0.0, "cache_s": 0.0, "timed_s": 0.0, "measured": 0,
                                    "skipped": 0, "failed": 0})
-    for name, row in result["results"].items():
-        entry = dict(zip(columns, row))
-        values = entry.get("result")
-        module = modules[_module(name)]
-        module["wall_s"] += entry.get("duration") or 0.0
-        if values is None:
-            combos = math.prod(len(p) for p in entry.get("params") or []) or 1
-            module["failed"] += combos
-            continue
-        samples = entry.get("samples") or [None] * len(values)
-        numbers = entry.get("stats_number") or [None] * len(values)
-        for value, sample, number in zip(values, samples, numbers):
-            if value is None:
-                module["failed"] += 1
-            elif isinstance(value, float) and math.isnan(value):
-                module["skipped"] += 1
-            else:
-                module["measured"] += 1
-                if sample:
-                    module["timed_s"] += sum(sample) * (number or 1)
+    for measurement in results.measurements.values():
+        module = modules[_module(measurement.benchmark)]
+        state = measurement.state
+        key = {resultslib.OK: "measured", resultslib.SKIPPED: "skipped"}.get(state, "failed")
+        module[key] += 1
+        if state == resultslib.OK and measurement.samples:
+            number = (measurement.stats or {}).get("number") or 1
+            module["timed_s"] += sum(measurement.samples) * number
     other = {}
-    for key, seconds in (result.get("durations") or {}).items():
+    for key, seconds in results.durations.items():
         cache = _SETUP_CACHE.match(key)
         if cache:
             modules[cache["module"]]["cache_s"] += seconds
+        elif key in results.params:
+            modules[_module(key)]["wall_s"] += seconds or 0.0
         else:
             other[key] = seconds
     return dict(modules), other
 
 
 def print_breakdown(path):
-    with open(path) as handle:
-        result = json.load(handle)
-    modules, other = breakdown(result)
+    modules, other = breakdown(resultslib.load_file(path))
     head = ("module", "wall s", "cache s", "timed s", "rest s", "measured", "n/a", "failed")
     print(f"{head[0]:22} " + " ".join(f"{h:>8}" for h in head[1:]))
     total = defaultdict(float)
