@@ -1,7 +1,6 @@
 """The utilization sampler: psutil for real; NVML real where there is a GPU, else faked per call."""
 
 import json
-import os
 import subprocess
 import sys
 import threading
