@@ -1,4 +1,5 @@
-"""Shared test set-up: import paths and the local stand-ins for GitHub and HEPData."""
+"""Shared test set-up: import paths, the local stand-ins for GitHub and HEPData, and the
+session-wide fixtures built on them (pyhf's history, the pallets, sdists, a wheelhouse)."""
 
 import os
 import sys
@@ -55,3 +56,14 @@ def sdist_cache(tmp_path_factory):
     """pyhf release sdists, downloaded once per test session."""
     cached = os.environ.get("PYHF_BENCH_SDIST_CACHE")
     return Path(cached) if cached else tmp_path_factory.mktemp("sdists")
+
+
+@pytest.fixture(scope="session")
+def built_wheelhouse(pyhf_history, tmp_path_factory):
+    """Wheels of v0.7.6 and main's tip built from pyhf's history, once per test session:
+    ``(wheelhouse folder, manifest)`` (tests/test_offline_node.py, test_gpu_acceptance.py)."""
+    from pyhfbench import wheelhouse
+
+    dest = tmp_path_factory.mktemp("wheelhouse") / "wh"
+    manifest = wheelhouse.build_wheelhouse(pyhf_history, ["v0.7.6", "main"], dest, log=lambda m: None)
+    return dest, manifest

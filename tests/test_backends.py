@@ -1,5 +1,6 @@
 """Selecting backends and devices; skips carry their reason."""
 
+import importlib
 import json
 
 import pyhf
@@ -136,7 +137,7 @@ def test_unknown_device_and_optimizer_are_errors():
 
 
 def test_thread_limit_is_applied_and_recorded(monkeypatch):
-    import numpy  # noqa: F401  (loads BLAS so threadpoolctl sees it)
+    importlib.import_module("numpy")  # loads BLAS so threadpoolctl sees it
 
     monkeypatch.setenv("PYHF_BENCH_THREADS", "1")
     threads.limit_threads(threads.configured_threads(), force=True)  # whatever an earlier test left

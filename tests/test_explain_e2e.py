@@ -22,7 +22,7 @@ import pytest
 
 from conftest import PYHF_BUNDLE
 from pyhfbench import bisection, inject, regressions_page
-from test_nightly_e2e import Lab, git
+from helpers.nightly_lab import Lab, git
 
 pytestmark = pytest.mark.slow
 

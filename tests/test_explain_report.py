@@ -123,7 +123,7 @@ def test_nightly_switches_and_bound():
 
 
 def test_nightly_explains_each_slowdown_and_a_failure_never_breaks_the_night(tmp_path, monkeypatch):
-    from test_nightly import make_nightly
+    from helpers.nightly_lab import make_nightly
 
     from pyhfbench import bisection, explain, paired
 

@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from pyhfbench import acceptance, offline_node
-from test_offline_node import built_wheelhouse  # noqa: F401  (the session's wheelhouse)
 
 SUITE = ("bench_hypotest.AsymptoticCLs.time_hypotest_warm",
          "bench_fit.MaximumLikelihoodFit.time_unconditional_fit",
@@ -58,7 +57,7 @@ def test_without_a_gpu_the_gpu_run_stops_at_once(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-def test_cpu_mode_end_to_end(built_wheelhouse, tmp_path):  # noqa: F811
+def test_cpu_mode_end_to_end(built_wheelhouse, tmp_path):
     dest, manifest = built_wheelhouse
     summary = acceptance.run_acceptance(dest, tmp_path / "out", sys.executable,
                                         machine="acceptance-test-cpu", cpu=True,

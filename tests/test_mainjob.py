@@ -94,7 +94,7 @@ def test_by_module_runs_each_module_once_with_its_part_of_the_selection():
 
 
 def test_summary_separates_skipped_from_not_selected(tmp_path):
-    from test_report import SPECS, TIME, write_results
+    from helpers.report_results import SPECS, TIME, write_results
 
     write_results(tmp_path, "host", "c" * 40, 1_700_000_000_000,
                   {TIME: {("numpy", "cpu", 1): 0.5, ("numpy", "cpu", 10): None}}, {TIME: SPECS[TIME]})
@@ -119,7 +119,7 @@ def test_summary_gives_the_recorded_reason_of_each_skip(tmp_path):
     import json
 
     from pyhfbench import results as resultslib
-    from test_report import SPECS, TIME, write_results
+    from helpers.report_results import SPECS, TIME, write_results
 
     write_results(tmp_path, "host", "c" * 40, 1_700_000_000_000,
                   {TIME: {("numpy", "cpu", 1): 0.5}}, {TIME: SPECS[TIME]})

@@ -11,17 +11,9 @@ import pytest
 
 from pyhfbench import history, machines, nightly, nightly_cli, results, runtools
 from helpers.gate_results import MACHINE, ResultsWriter, good_values
+from helpers.nightly_lab import make_nightly
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def make_nightly(tmp_path, *extra):
-    args = nightly_cli.build_parser().parse_args([
-        "--machine", MACHINE, "--workdir", str(tmp_path / "work"),
-        "--results-dir", str(tmp_path / "results"), "--html-dir", str(tmp_path / "html"),
-        "--report-dir", str(tmp_path / "reports"), *extra,
-    ])
-    return nightly.Nightly(args)
 
 
 def test_lock_is_exclusive_and_released(tmp_path):

@@ -16,13 +16,6 @@ MACHINE = "offline-node-test-cpu"
 BASELINE = "bench_baseline.HypotestUncorrelatedBackground.track_cls_obs"
 
 
-@pytest.fixture(scope="session")
-def built_wheelhouse(pyhf_history, tmp_path_factory):
-    dest = tmp_path_factory.mktemp("wheelhouse") / "wh"
-    manifest = wheelhouse.build_wheelhouse(pyhf_history, ["v0.7.6", "main"], dest, log=lambda m: None)
-    return dest, manifest
-
-
 @pytest.mark.slow
 def test_wheelhouse_records_each_commit_with_its_wheel_and_version(built_wheelhouse, pyhf_history):
     dest, manifest = built_wheelhouse

@@ -4,17 +4,17 @@
 import json
 
 from pyhfbench import gate, report, report_lanes
-from test_report import NAN, NEW, _benchmark, write_results
+from helpers.report_results import NAN, NEW, benchmark_spec, write_results
 
 COUNTS = "bench_instructions.BaselineInstructions.track_instructions"
 TIME = "bench_baseline.HypotestUncorrelatedBackground.time_hypotest"
 WORKLOADS = ["baseline hypotest 1 bins", "baseline hypotest 10 bins"]
 SPECS = {
-    COUNTS: _benchmark(COUNTS, ["backend", "device", "workload"],
-                       [["numpy", "jax"], ["cpu"], WORKLOADS], "track",
-                       "instructions [lower is better, 2%, deterministic]"),
-    TIME: _benchmark(TIME, ["backend", "device", "n_bins"], [["numpy"], ["cpu"], [1, 10]],
-                     "time", "seconds"),
+    COUNTS: benchmark_spec(COUNTS, ["backend", "device", "workload"],
+                           [["numpy", "jax"], ["cpu"], WORKLOADS], "track",
+                           "instructions [lower is better, 2%, deterministic]"),
+    TIME: benchmark_spec(TIME, ["backend", "device", "n_bins"], [["numpy"], ["cpu"], [1, 10]],
+                         "time", "seconds"),
 }
 
 
@@ -74,7 +74,7 @@ def test_lane_verdict_of_the_wall_time_rule_and_of_nothing():
 
 
 def test_the_nightly_builds_the_report_again_with_its_gates_findings(tmp_path):
-    from test_nightly import make_nightly
+    from helpers.nightly_lab import make_nightly
 
     night = make_nightly(tmp_path)
     write_results(night.results_dir, night.machine, NEW, 1_700_000_000_000, {

@@ -8,7 +8,7 @@ from asv_runner.discovery import disc_benchmarks
 
 from benchmarks.support import tracks
 from pyhfbench import findings, gate, gate_rules
-from helpers.gate_results import ENV, MACHINE, PARAM_NAMES, PARAMS, ResultsWriter
+from helpers.gate_results import MACHINE, PARAM_NAMES, PARAMS, ResultsWriter
 
 from conftest import REPO_ROOT
 

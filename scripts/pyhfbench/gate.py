@@ -558,10 +558,11 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
                 confirming=confirming)
     for env, series in series_by_env.items():
         if baseline_results_dir is not None:
-            def lookup(commit, key, env=env):
+            def env_lookup(commit, key, env=env):
                 found = other_index.get((env, commit))
                 m = found.get(*key) if found else None
                 return (commit, m) if m is not None else None
+            lookup = env_lookup
         gate.evaluate(series, [c for c in new if c not in not_measured], lookup)
     errors += gate.errors
 
