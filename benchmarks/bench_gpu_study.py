@@ -18,7 +18,8 @@ and each point costs the sampling time on every backend in every whole-suite run
 import itertools
 
 from .support.utilization import (CHILD_TIMEOUT, GPU_REASON_KEY, GPU_TROUBLE_KEY, WORKLOADS,
-                                  CachedTracks, Workload, cache_key, measure_one, precheck)
+                                  CachedTracks, UtilizationTracks, Workload, cache_key, measure_one,
+                                  precheck)
 from .common import BackendBenchmark, with_params
 from .support import backends, child, gpus, pallets, settings, suite, tracks
 from .support.backends import PRECISIONS
@@ -121,34 +122,13 @@ def _study_cache(self):
 _study_cache.timeout = CHILD_TIMEOUT * 2 * len(backends.BACKENDS)
 
 
-class BatchScaling(CachedTracks):
+class BatchScaling(UtilizationTracks):
     """Throughput of batched ``logpdf`` by batch size and precision, and on a GPU how busy it is."""
 
     workload = WORKLOAD
     setup_cache = _study_cache
     params, param_names = with_params(BackendBenchmark, ["precision", "batch_size"],
                                       [list(PRECISIONS), BATCH_SIZES])
-
-    def setup(self, cache, backend, device, precision, batch_size):
-        if device == "gpu" and cache.get(GPU_TROUBLE_KEY):
-            raise gpus.GpuTrouble(cache[GPU_TROUBLE_KEY])
-        super().setup(cache, backend, device, precision, batch_size)
-        self.device = device
-
-    def gpu_value(self, key):
-        # A skip from inside a benchmark body (NotImplementedError there would be a failure).
-        if self.device != "gpu":
-            self.skip("GPU figures are measured on device gpu only")
-        summary = self.summary()
-        gpu = summary.get("gpu")
-        if not gpu:
-            self.skip(summary.get("gpu_reason") or "no GPU was sampled")
-        if gpu["lost"] or summary.get("gpu_errors"):
-            raise gpus.gpu_trouble(f"GPU(s) {gpu['lost']} lost mid-run: "
-                                      f"{'; '.join(summary.get('gpu_errors') or [])}")
-        if gpu[key] is None:
-            self.skip(f"NVML gave no {key} here")
-        return gpu[key]
 
     @quick(backend=["numpy"], device=["cpu"], precision=["64b"], batch_size=[1, 1000])
     # Wall-time based: up to 27 % apart between two runs of identical code on a shared

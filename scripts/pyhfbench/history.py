@@ -7,8 +7,8 @@ code that calls ``np.product``) is read from its source, never its version.
 """
 
 import re
-import subprocess
 
+from . import runtools
 from .mainjob import support_module
 
 #: Releases older than this are not backfilled: they need Python and build tools of their time.
@@ -23,10 +23,7 @@ class HistoryError(RuntimeError):
 
 
 def git(repo, *args, check=True):
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise HistoryError(f"git {' '.join(args)} in {repo} failed: {result.stderr.strip()}")
-    return result
+    return runtools.git(repo, *args, check=check, error=HistoryError)
 
 
 def release_tags(repo, oldest=OLDEST_BACKFILLED_RELEASE):

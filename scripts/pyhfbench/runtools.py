@@ -55,20 +55,21 @@ class Log:
             self.handle.close()
 
 
-def run_cmd(args, log=None, check=True, cwd=None, env=None):
+def run_cmd(args, log=None, check=True, cwd=None, env=None, error=NightlyError):
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd,
                             env=env)
     shown = _redact(" ".join(str(a) for a in args))
     if log:
         log.raw(f"$ {shown}\n{_redact(result.stdout)}{_redact(result.stderr)}")
     if check and result.returncode != 0:
-        raise NightlyError(f"{shown[:200]} failed ({result.returncode}): "
-                           f"{_redact(result.stderr.strip()[-2000:])}")
+        raise error(f"{shown[:200]} failed ({result.returncode}): "
+                    f"{_redact(result.stderr.strip()[-2000:])}")
     return result
 
 
-def git(repo, *args, log=None, check=True):
-    return run_cmd(["git", "-C", repo, *args], log=log, check=check)
+def git(repo, *args, log=None, check=True, error=NightlyError):
+    """``git -C repo args``; ``error`` (the caller's own error type) where it fails and ``check``."""
+    return run_cmd(["git", "-C", repo, *args], log=log, check=check, error=error)
 
 
 def atomic_write_json(path, data, indent=2):

@@ -14,7 +14,6 @@ wheelhouse folder holds::
 The node side is ``offline_node.py`` (``scripts/offline-bench``); see docs/gpu-hosts.md.
 """
 
-import hashlib
 import json
 import re
 import shutil
@@ -23,6 +22,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from . import runtools
+from .support import support_module
+
+sha256_of = support_module("pallets").sha256_of
 
 MANIFEST = "manifest.json"
 PYHF_FOLDER = "pyhf"
@@ -53,18 +57,7 @@ class WheelhouseError(RuntimeError):
 
 
 def git(repo, *args, check=True):
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise WheelhouseError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return runtools.git(repo, *args, check=check, error=WheelhouseError).stdout.strip()
 
 
 def canonical_name(name):
