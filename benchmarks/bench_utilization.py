@@ -46,6 +46,8 @@ from .support import monitor, suite, tracks, utilization
 from .support.utilization import measuring, quick_variant, workload_params
 
 
+# Each workload's class defines its own setup_cache: asv keys a cache by the file and line of
+# the function, so an inherited one would be one cache shared by every class.
 class _Utilization(utilization.UtilizationTracks):
     """The tracks of one workload's measurement; a subclass names the workload."""
 
