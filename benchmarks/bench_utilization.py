@@ -1,44 +1,11 @@
 """How hard the hardware works while pyhf runs: CPU and GPU utilization as asv tracks.
 
-One class per workload, over backend, device and the workload's own parameters:
-
-* ``FitUtilization``: maximum-likelihood fits on ``generated/large`` (on the
-  CPU ``generated/small`` unless ``PYHF_BENCH_SIZE=full``: a numpy fit of the
-  large one takes minutes);
-* ``ToysUtilization``: toy-based test-statistic distributions (3 toys per
-  hypothesis on ``generated/small`` on the CPU, 100 on ``generated/medium`` on
-  the GPU);
-* ``LogpdfUtilization``: batched ``logpdf`` of ``generated/medium`` by
-  precision (32b, 64b) and batch size (1, 100, 10000);
-* ``InterpolationUtilization``: the tensorized interpolators (codes 0 and 4p)
-  at large sizes.
-
-Each class's ``setup_cache`` runs its workload under the sampler on every
-backend and device, each pair in a process of its own, for at least
-``PYHF_BENCH_MONITOR_SECONDS`` after a warm-up (``support/utilization.py``:
-the workloads and their measurement), and its tracks read that one measurement:
-
-* on both devices, the process's mean CPU % (100 = one core) and peak RSS (on
-  ``gpu``: the host side of a GPU workload);
-* on device ``gpu``, mean and peak GPU utilization, mean memory-controller
-  busy %, peak GPU memory used, and the peak GPU memory NVML attributes to the
-  workload's process. On device ``cpu`` these are n/a ("GPU figures are
-  measured on device gpu only"; a process each in a whole-suite run).
-
-No combination of the classes these replace (``FitCpuUtilization`` and
-``FitGpuUtilization``, and so on for toys, logpdf and interpolation) is left
-out; their history stays under those names.
-
-A combination that cannot run (numpy on ``gpu``, no NVIDIA GPU, a backend this
-environment lacks) is n/a with its reason; NVML trouble on a GPU that is there
-or meant to be fails the tracks on ``gpu``. The time series of every
-measurement (``events.jsonl`` and PNG plots) go to
-``<results_dir>/<machine>/utilization/<commit>/<workload>-<params>/``;
-``scripts/monitor pages`` adds them to the published dashboard.
-
-``SamplerOverhead`` times a fit with the sampler off and on, and
-``SamplerCost`` tracks the difference in % and the sampler's CPU time per
-sample: what watching costs the watched.
+One class per workload (fit, toys, batched logpdf, interpolation) over backend and
+device. Its ``setup_cache`` runs the workload under the sampler on every backend and
+device, each in a process of its own (``support/utilization.py``), and its tracks
+read that one measurement: CPU % and peak RSS on both devices, the GPU's figures on
+device ``gpu`` only (n/a on ``cpu``). ``SamplerOverhead`` and ``SamplerCost``: what
+watching costs the watched. Sizes, series and GPU hosts: docs/utilization.md.
 """
 
 from .common import BackendBenchmark, with_params
