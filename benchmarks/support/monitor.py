@@ -1,46 +1,8 @@
 """How hard the hardware works while a workload runs: a background sampler.
 
-``Sampler`` runs in a thread beside the workload and records, every
-``interval`` seconds:
-
-* per NVIDIA GPU, through NVML (``pynvml`` from ``nvidia-ml-py``):
-  utilization %, memory-controller busy %, memory used, temperature, power,
-  SM clock, and where NVML allows it the share of this process (and its
-  children): its GPU memory (``nvmlDeviceGetComputeRunningProcesses``) and its
-  SM and memory busy % (``nvmlDeviceGetProcessUtilization``);
-* through ``psutil``: the process CPU % (100 = one core), RSS, system CPU %
-  and memory, and the disk and network bytes moved since the start.
-
-What changes slowly or only adds up (disk, network and process I/O totals,
-the thread count, GPU temperature) is read once a second (``SLOW_PERIOD``)
-and carried in the samples between: every /proc or NVML read hands the GIL
-back and forth with the workload, and that, more than the CPU time, is
-what a sampler costs a Python-heavy workload.
-
-Every sample is one line of ``events.jsonl`` (a ``start`` line with the
-machine, the GPUs and the workload, ``sample`` lines, ``note`` lines for
-anything that went wrong, a ``stop`` line with the summary), so a run that
-dies mid-way still leaves its time series. ``monitor_plots`` draws them.
-
-NVML and CUDA are never touched at import time (NVML access: ``gpus.py``;
-the child processes workloads run in: ``child.py``): NVML is opened by
-``Sampler.start`` (asv runs each benchmark in a spawned process) and closed
-by ``Sampler.stop``. A GPU that stops answering (GPU lost, driver gone, any
-unexpected NVML error) ends the sampling of that GPU with a note; the CPU
-side and the workload go on. A sampler thread stuck in a call that never
-returns is abandoned by ``stop`` after ``stop_timeout`` seconds, with a
-note, so a benchmark never hangs on its monitor.
-
-Where the time series go (``series_dir``): under
-``<results_dir>/<machine>/utilization/<commit>/<benchmark>/`` (asv ignores
-subfolders of a machine folder that have no machine.json), or with
-``PYHF_BENCH_MONITOR_DIR`` set, under ``$PYHF_BENCH_MONITOR_DIR`` with the
-same ``<machine>/utilization/<commit>/<benchmark>`` layout. The host passes the
-results folder and the machine when it calls asv (``PYHF_BENCH_RESULTS_DIR``,
-``PYHF_BENCH_MACHINE``); a plain ``asv run`` keeps no series. Nothing here
-writes ``*.json`` files there: asv would try to read them as results.
-
-Nothing here is a benchmark: no name starts with an asv benchmark prefix.
+``Sampler`` records NVML's and psutil's figures into ``events.jsonl``; ``series_dir`` says where
+a benchmark's series go. What it reads, how often, and what it does when a GPU stops
+answering: docs/utilization.md (the sampler).
 """
 
 import json

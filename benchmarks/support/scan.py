@@ -1,48 +1,9 @@
 """Pallet scans: the published per-patch hypothesis test of many signal patches, on any executor.
 
-The workflow of the funcX/pyhf paper ("Distributed statistical inference with
-pyhf enabled through funcX", Feickert et al., vCHEP 2021): every signal patch
-of a published pallet is an independent task, so a scan is a map over patches
-on whatever ``concurrent.futures.Executor`` is at hand.
-
-* ``run_patch(key, patch, backend, blas_threads)`` is the task: in the worker
-  it imports pyhf, selects the backend and the BLAS thread count (once per
-  process), loads the pallet (cached per process), builds the model of the
-  background-only workspace plus the patch with the published interpolation
-  (normsys code4, histosys code4p) and runs ``hypotest`` at POI 1 with
-  ``test_stat="qtilde"`` and the expected band. It returns a small record and
-  never raises: a failing fit is a record with ``status: "error"``.
-  Its inputs are a pallet key, a patch name and a backend name, so the task
-  pickles in a few bytes; the worker needs this checkout importable and the
-  pallet obtainable (``PYHF_BENCH_PALLET_MIRROR``/``PYHF_BENCH_CACHE``).
-* ``run_scan(tasks, executor, results_path)`` submits the tasks (a bounded
-  window of them at a time), writes every record into a JSON results file as
-  it arrives (atomically: the file is always complete and valid, also after
-  Ctrl-C), skips the patches a previous run of the same file finished, and
-  returns the run's summary. A future that fails outside the task (a lost
-  worker, a broken pool) is recorded as ``status: "lost"``, which a re-run
-  repeats.
-* ``open_executor(kind, workers, ...)``: the executors this project tests:
-  ``serial`` (in this process), ``processes`` (``ProcessPoolExecutor``, spawn),
-  ``dask`` (a ``distributed.LocalCluster`` of process workers on 127.0.0.1
-  started for the run, or an existing scheduler's address). Any other
-  executor with the same interface (Parsl's ``ParslPoolExecutor``, Globus
-  Compute's ``Executor``) can be passed to ``run_scan`` as is.
-* ``calibrate(executor, workers)``: the parallel capacity of the executor's
-  resources, measured with a fixed CPU-bound pure-Python reference (one copy
-  alone, then ``workers`` copies at once). On a 2-core shared machine two
-  CPU-bound processes can run only ~1.1x faster than one: efficiency is
-  reported against that capacity as well as against the worker and core counts.
-
-The host's driver (``scan``: select, open an executor, calibrate, run,
-calibrate again) and the reading of results files (``load_results``,
-``measured_speedup``, ``compare_records``) are in
-``scripts/pyhfbench/scan_driver.py``, the mass planes in ``scan_cli.py``:
-``scripts/scan`` uses them, the benchmarks do not.
-
-Only the standard library is imported at module level (asv imports this in
-every per-commit environment); pyhf, dask and distributed are imported
-inside the functions that need them.
+``run_patch`` is the task a worker runs, ``run_scan`` maps it over patches on a
+``concurrent.futures`` executor (``open_executor``) into a results file, ``calibrate``
+measures the executor's capacity. Only the standard library is imported at module level
+(asv imports this in every per-commit environment). More: docs/scans.md (the code).
 """
 
 import concurrent.futures as cf
