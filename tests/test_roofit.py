@@ -1,4 +1,4 @@
-"""The pyhf -> ROOT converter (benchmarks/support/roofit.py) on small hand-made models.
+"""The pyhf -> ROOT converter (scripts/pyhfbench/roofit.py) on small hand-made models.
 
 What it refuses and how it names parameters need no ROOT; the likelihood
 checks run where ROOT is installed (``pip install root``) and are skipped,
@@ -10,7 +10,7 @@ import importlib.util
 import pyhf
 import pytest
 
-from benchmarks.support import roofit
+from pyhfbench import roofit
 
 needs_root = pytest.mark.skipif(not roofit.root_available(), reason=roofit.NO_ROOT)
 

@@ -12,7 +12,8 @@ local pallet mirror; skipped, with the reason, without ROOT.
 import pyhf
 import pytest
 
-from benchmarks.support import pallets, roofit
+from benchmarks.support import pallets
+from pyhfbench import roofit
 
 pytestmark = [
     pytest.mark.slow,

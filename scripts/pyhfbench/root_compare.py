@@ -3,7 +3,7 @@
 For each pallet (its representative signal patch, synthetic where none was
 published) and each engine (ROOT, and pyhf on each backend installed here
 with the SciPy and the Minuit optimizer), one fresh interpreter measures, with
-the code the benchmarks use (``benchmarks/support/roofit.py`` for ROOT,
+the code the benchmarks use (``roofit.py`` for ROOT,
 ``backends.activate`` and ``pyhf_compat.fit_with_details`` for pyhf):
 
 * build: ROOT workspace from the pyhf JSON, or pyhf model from workspace plus
@@ -68,7 +68,9 @@ def repeated(call, repeat, seconds_of=lambda result, wall: wall):
 
 
 def measure_root(likelihood, repeat, part="fit"):
-    from benchmarks.support import pallets, roofit
+    from benchmarks.support import pallets
+
+    from . import roofit
 
     import pyhf
 

@@ -23,10 +23,9 @@ pyhf parameter ``i`` (``alpha_<name>`` for normsys and histosys, ``Lumi``,
 shapesys, the pyhf name for normfactors), with pyhf's bounds, initial values
 and fixed flags.
 
-asv imports every module under ``benchmarks/`` inside per-commit environments
-that may lack ROOT: ROOT is imported only inside functions here, through
-``import_root()``, which raises NotImplementedError (asv: skipped) where it
-is missing.
+Host-only (``scripts/root-compare`` and the tests use it; no asv preset has
+ROOT): ROOT is imported only inside functions here, through
+``import_root()``, which raises NotImplementedError where it is missing.
 """
 
 import dataclasses
