@@ -290,19 +290,14 @@ def disagreement(cells):
     return worst
 
 
-def _normalized(name):
-    """A requirement's name as pip compares them (PEP 503: case, and runs of - _ . alike)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def env_has_backend(envs, backend):
     """True/False where the environments' requirements say, None where unknown."""
     packages = BACKEND_PACKAGES.get(backend)
     if not packages or not envs:
         return None
     for _, _, reqs in envs:
-        names = {_normalized(re.split(r"[\[<>=]", k)[0]) for k in reqs}
-        if any(_normalized(p) in names for p in packages):
+        names = {resultslib.requirement_name(re.split(r"[\[<>=]", k)[0]) for k in reqs}
+        if any(resultslib.requirement_name(p) in names for p in packages):
             return True
     return False
 

@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,6 +190,11 @@ def _requirements_of(result):
     for key in ("machine", "python", "arch", "cpu", "num_cpu", "os", "ram", "version"):
         params.pop(key, None)
     return params
+
+
+def requirement_name(name):
+    """A requirement's name as pip compares them (PEP 503: case, and runs of - _ . alike)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def is_result_file(path):

@@ -15,7 +15,6 @@ The node side is ``offline_node.py`` (``scripts/offline-bench``); see docs/gpu-h
 """
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 from . import runtools
+from .results import requirement_name
 from .support import support_module
 
 sha256_of = support_module("pallets").sha256_of
@@ -58,10 +58,6 @@ class WheelhouseError(RuntimeError):
 
 def git(repo, *args, check=True):
     return runtools.git(repo, *args, check=check, error=WheelhouseError).stdout.strip()
-
-
-def canonical_name(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def resolve_revisions(repo, revisions):
@@ -164,7 +160,7 @@ def resolve_support(requirements=SUPPORT_REQUIREMENTS, python_version=DEFAULT_PY
         installs = json.loads(report.read_text())["install"]
     pinned = [(item["metadata"]["name"], item["metadata"]["version"]) for item in installs]
     return sorted((name, version) for name, version in pinned
-                  if canonical_name(name) not in HOST_PROVIDED)
+                  if requirement_name(name) not in HOST_PROVIDED)
 
 
 def platform_args(platforms):
