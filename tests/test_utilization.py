@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import bench_utilization as bu
 from benchmarks.common import SkipNotImplemented
-from benchmarks.support import monitor, settings, tracks
+from benchmarks.support import child, gpus, monitor, settings, tracks
 from benchmarks.support import utilization as ut
 from helpers.monitor_fakes import FakeGpu, install_fake_nvml, pynvml, real_gpu_count
 
@@ -162,7 +162,7 @@ def test_without_a_gpu_the_gpu_combinations_skip_with_nvml_reason(numpy_cache, m
     with pytest.raises(NotImplementedError, match="the numpy backend runs on the CPU only"):
         bu.InterpolationUtilization().setup(cache, "numpy", "gpu", "0")
     # No child is started for a GPU combination without a GPU: NVML's reason, for every track.
-    monkeypatch.setattr(monitor, "run_in_child", lambda *a, **k: {"status": "ok", "results": []})
+    monkeypatch.setattr(child, "run_in_child", lambda *a, **k: {"status": "ok", "results": []})
     measured = ut.measure_all("fit", backend_names=["jax"])
     with pytest.raises(NotImplementedError) as err:
         bu.FitUtilization().setup(measured, "jax", "gpu")
@@ -213,9 +213,9 @@ def test_nvml_trouble_fails_the_gpu_tracks_and_leaves_the_cpu_tracks_measured(mo
     def trouble():
         raise monitor.GpuTrouble("NVML could not start (NVMLError_Unknown: Unknown Error)")
 
-    monkeypatch.setattr(monitor, "gpu_unavailable_reason", trouble)
+    monkeypatch.setattr(gpus, "gpu_unavailable_reason", trouble)
     measured = {"status": "ok", "summary": {"cpu": {}, "gpu": None, "notes": []}}
-    monkeypatch.setattr(monitor, "run_in_child", lambda *a, **k: {"status": "ok", "results": [measured]})
+    monkeypatch.setattr(child, "run_in_child", lambda *a, **k: {"status": "ok", "results": [measured]})
     cache = ut.measure_all("fit", backend_names=["jax"])
     assert cache[ut.GPU_TROUBLE_KEY].startswith("NVML could not start")
     assert cache[ut.cache_key("jax", "gpu")]["status"] == "error"
@@ -231,11 +231,11 @@ def test_a_failed_workload_fails_its_tracks():
 
 
 def test_child_failures_and_timeouts_are_reported_not_raised():
-    failed = monitor.run_in_child("support.utilization:measure_workload",
+    failed = child.run_in_child("support.utilization:measure_workload",
                                   {"workload": "nope", "backend": "numpy", "device": "cpu"})
     assert failed["status"] == "error" and "KeyError" in failed["reason"]
     started = time.monotonic()
-    slow = monitor.run_in_child("support.utilization:measure_workload",
+    slow = child.run_in_child("support.utilization:measure_workload",
                                 {"workload": "interpolation", "backend": "numpy", "device": "cpu",
                                  "seconds": 60}, timeout=3)
     assert time.monotonic() - started < 10

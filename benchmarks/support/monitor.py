@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-from . import child as _child
 from . import gpus, settings
 from .gpus import _describe_error, _describe_gpu, _nvml_error_names, _shutdown
 
@@ -55,14 +54,11 @@ def slug(text):
 
 # --------------------------------------------------------------------------- GPUs (gpus.py)
 
-# NVML access lives in gpus.py; the names below stay reachable from here for the
-# benchmark modules that use them through ``monitor``.
+# NVML access lives in gpus.py; the sampler below and the tests use these names from here.
 GpuTrouble = gpus.GpuTrouble
 GpuUnavailable = gpus.GpuUnavailable
 EXPECT_GPU_ENV = gpus.EXPECT_GPU_ENV
 GPU_TROUBLE_FILE_ENV = gpus.GPU_TROUBLE_FILE_ENV
-gpu_expected = gpus.gpu_expected
-gpu_trouble = gpus.gpu_trouble
 gpu_inventory = gpus.gpu_inventory
 gpu_unavailable_reason = gpus.gpu_unavailable_reason
 open_nvml = gpus.open_nvml
@@ -526,7 +522,3 @@ def series_dir(benchmark, params=(), base=None, machine=None, commit=None, envir
     name = "-".join([benchmark] + [slug(p) for p in params])
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
     return Path(base) / machine / UTILIZATION_FOLDER / commit / name
-
-
-# Kept here for the benchmark modules that run their workloads through ``monitor``.
-run_in_child = _child.run_in_child

@@ -27,7 +27,7 @@ import sys
 import time
 
 from ..common import BackendBenchmark, SkipNotImplemented, with_params
-from . import backends, monitor, pyhf_compat, settings, skips
+from . import backends, child, gpus, monitor, pyhf_compat, settings, skips
 from .backends import PRECISIONS
 from .suite import quick
 
@@ -297,8 +297,8 @@ def measure_all(workload, backend_names=None):
     extras = list(itertools.product(*spec.extra_params))
     # NVML is opened here, in asv's spawned setup_cache process, never at import.
     try:
-        gpu_reason, gpu_trouble = monitor.gpu_unavailable_reason(), None
-    except monitor.GpuTrouble as err:  # the CPU tracks are still measured
+        gpu_reason, gpu_trouble = gpus.gpu_unavailable_reason(), None
+    except gpus.GpuTrouble as err:  # the CPU tracks are still measured
         gpu_reason, gpu_trouble = None, str(err)
     cache = {GPU_REASON_KEY: gpu_reason, GPU_TROUBLE_KEY: gpu_trouble}
     for backend, device in itertools.product(backend_names or backends.BACKENDS, backends.DEVICES):
@@ -308,7 +308,7 @@ def measure_all(workload, backend_names=None):
         elif reason is not None:
             entries = [{"status": "skip", "reason": reason}] * len(extras)
         else:
-            outcome = monitor.run_in_child(
+            outcome = child.run_in_child(
                 f"{__name__.split('.', 1)[1]}:measure_workload",
                 {"workload": workload, "backend": backend, "device": device},
                 timeout=CHILD_TIMEOUT)
@@ -375,7 +375,7 @@ class UtilizationTracks(CachedTracks):
 
     def setup(self, cache, backend, device, *extra):
         if device == "gpu" and cache.get(GPU_TROUBLE_KEY):
-            raise monitor.GpuTrouble(cache[GPU_TROUBLE_KEY])  # a failure, not n/a
+            raise gpus.GpuTrouble(cache[GPU_TROUBLE_KEY])  # a failure, not n/a
         super().setup(cache, backend, device, *extra)
         self.device = device
 
@@ -396,7 +396,7 @@ class UtilizationTracks(CachedTracks):
             # A GPU that stops answering is a broken GPU, not a figure (nor n/a).
             why = "; ".join(summary.get("gpu_errors") or []) or "; ".join(
                 n for n in summary["notes"] if "stopped answering NVML" in n)
-            raise monitor.gpu_trouble(f"GPU(s) {gpu['lost']} lost mid-run: {why}")
+            raise gpus.gpu_trouble(f"GPU(s) {gpu['lost']} lost mid-run: {why}")
         value = gpu[key]
         if value is None:
             self.skip(f"NVML gave no {key} here (not supported, not attributable, or no sample)")
