@@ -25,6 +25,16 @@ def busy(seconds):
     return x
 
 
+def busy_until(sampler, samples, timeout=60.0):
+    """Hold the CPU until ``sampler`` has taken ``samples`` samples: a loaded machine takes longer.
+
+    The timeout only guards against a sampler that stopped sampling."""
+    deadline = time.monotonic() + timeout
+    while len(sampler.samples) < samples:
+        assert time.monotonic() < deadline, f"{len(sampler.samples)} samples in {timeout} s"
+        busy(0.01)
+
+
 @pytest.fixture
 def gpus(monkeypatch):
     """The real NVML where this machine has a GPU, else two fake H100s with this process on GPU 0."""
@@ -45,7 +55,7 @@ def test_cpu_sampling_with_real_psutil(tmp_path):
     sampler = monitor.Sampler(interval=0.05, gpus=False, events_path=events,
                               meta={"workload": "busy"})
     with sampler:
-        busy(0.6)
+        busy_until(sampler, 4)
         blob = bytearray(64 * 2**20)  # 64 MiB more RSS
         busy(0.2)
     summary = sampler.summary()
@@ -149,7 +159,7 @@ def test_support_modules_have_no_asv_benchmark_names():
 def test_gpu_sampling(gpus, tmp_path):
     events = tmp_path / monitor.EVENTS_FILE
     with monitor.Sampler(interval=0.05, events_path=events) as sampler:
-        busy(0.4)
+        busy_until(sampler, 4)
     summary = sampler.summary()
     gpu = summary["gpu"]
     assert gpu is not None, summary["gpu_reason"]
@@ -179,10 +189,10 @@ def test_a_gpu_lost_mid_run_ends_its_sampling_with_a_note(monkeypatch, tmp_path)
     fake.gpus[0].fail_code = pynvml.NVML_ERROR_GPU_IS_LOST
     fake.gpus[0].fail_after = 14  # seven calls per sample: lost in the third
     events = tmp_path / monitor.EVENTS_FILE
-    started = time.monotonic()
     with monitor.Sampler(interval=0.05, events_path=events) as sampler:
-        busy(0.5)
-    assert time.monotonic() - started < 3
+        busy_until(sampler, 6)  # sampling goes on past the loss, or this times out
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 10  # the lost GPU does not hold up the stop
     summary = sampler.summary()
     assert summary["gpu"]["lost"] == [0]
     lost_note = [n for n in summary["notes"] if "GPU 0" in n]
@@ -206,7 +216,7 @@ def test_any_unexpected_nvml_error_ends_that_gpu_only(monkeypatch, code):
     fake = install_fake_nvml(monkeypatch, [FakeGpu(0)])
     fake.gpus[0].fail_code, fake.gpus[0].fail_after = getattr(pynvml, code), 0
     with monitor.Sampler(interval=0.05) as sampler:
-        busy(0.2)
+        busy_until(sampler, 2)
     summary = sampler.summary()
     assert summary["gpu"]["lost"] == [0] and summary["gpu"]["util_mean"] is None
     assert summary["samples"] >= 2 and summary["cpu"]["cpu_percent_mean"] is not None
@@ -218,7 +228,7 @@ def test_a_metric_nvml_does_not_support_is_noted_once(monkeypatch):
     fake.gpus[0].unsupported["nvmlDeviceGetPowerUsage"] = pynvml.NVML_ERROR_NOT_SUPPORTED
     fake.gpus[0].unsupported["nvmlDeviceGetComputeRunningProcesses"] = pynvml.NVML_ERROR_NO_PERMISSION
     with monitor.Sampler(interval=0.05) as sampler:
-        busy(0.3)
+        busy_until(sampler, 2)
     summary = sampler.summary()
     gpu = summary["gpu"]
     assert gpu["lost"] == [] and gpu["power_w_mean"] is None and gpu["util_mean"] is not None
@@ -347,8 +357,8 @@ def test_plots_of_cpu_and_gpu_series(monkeypatch, tmp_path):
     fake = install_fake_nvml(monkeypatch, [FakeGpu(0)])
     fake.gpus[0].fail_code, fake.gpus[0].fail_after = pynvml.NVML_ERROR_GPU_IS_LOST, 20
     events = tmp_path / monitor.EVENTS_FILE
-    with monitor.Sampler(interval=0.05, events_path=events, meta={"workload": "busy"}):
-        busy(0.3)
+    with monitor.Sampler(interval=0.05, events_path=events, meta={"workload": "busy"}) as sampler:
+        busy_until(sampler, 4)
     written = {p.name for p in monitor_plots.draw_plots(events)}
     assert {"CPU_Utilization.png", "Memory_Utilization.png", "Disk_IO_Utilization.png",
             "Network_Traffic.png", "GPU_Utilization.png", "GPU_Memory_Utilization.png",
