@@ -6,9 +6,9 @@ Minuit optimizers. The best-fit twice negative log-likelihood and the number
 of function evaluations are tracked, so a change in the result or in the
 optimizer's path shows in history next to the time.
 
-setup fits once per process before anything is measured: a first call
-traces and compiles (JAX) or fills caches, and under ``asv run --quick``
-(one sample) the time would otherwise be that first call's.
+Both fits are made once before anything is timed: a first call traces and
+compiles (JAX) or fills caches, and under ``asv run --quick`` (one sample)
+the time would otherwise be that first call's.
 """
 
 from .common import FIT_LIKELIHOODS, BackendBenchmark, SkipNotImplemented, quick, with_params
@@ -33,6 +33,8 @@ class MaximumLikelihoodFit(BackendBenchmark):
         # Once per process; the same objects are reused so that JAX's compiled functions hit.
         model, data = pallets.load_model(likelihood, pallets.signal_patch(likelihood))
         self.model, self.data = model, self.tensorlib.astensor(data)
+
+    def warm_up(self):
         self.wait(self.fit()[0])
         self.wait(self.fit(fixed_poi=1.0)[0])
 

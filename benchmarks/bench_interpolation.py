@@ -52,6 +52,8 @@ class Interpolation(BackendBenchmark):
         self.interpolator = pyhf_compat.interpolator(interpolation_code(code))(
             self.histogramssets, subscribe=False
         )
+
+    def warm_up(self):
         self.wait(self.interpolator(self.alphasets))
 
     def sample_call(self):

@@ -48,11 +48,14 @@ NOT_SIZED = object()
 class BackendBenchmark(RecordsSkips):
     """Parametrized over pyhf backend and device; subclasses append their own parameters.
 
-    Subclasses put their one-time work (loading, building, warming up) in
-    ``setup_once``, which runs once per benchmark process: asv reruns ``setup``
-    before every timed sample and, with ``number`` above 1, before every
-    call. ``sample_call`` (if defined) is the warm call the time_ benchmarks
-    time: a pilot of it sizes ``number`` and ``repeat`` (support/sampling.py).
+    Subclasses put their one-time work (loading, building) in ``setup_once``,
+    which runs once per benchmark process: asv reruns ``setup`` before every
+    timed sample and, with ``number`` above 1, before every call. Calls that
+    only warm up (compile, fill caches) go in ``warm_up``, which runs once,
+    before the pilot, in time_ benchmarks' processes only: a track_ result
+    does not depend on how warm its process is. ``sample_call`` (if defined)
+    is the warm call the time_ benchmarks time: a pilot of it sizes
+    ``number`` and ``repeat`` (support/sampling.py).
     """
 
     params = [list(backends.BACKENDS), list(backends.DEVICES)]
@@ -60,7 +63,7 @@ class BackendBenchmark(RecordsSkips):
     precision = "64b"
     optimizer = "scipy"
     timeout = 600
-    # One process per combination; warm-up is setup_once's, not asv's (which would rerun setup).
+    # One process per combination; warm-up is warm_up's, not asv's (which would rerun setup).
     rounds = 1
     warmup_time = 0.0
     min_run_count = 1
@@ -88,9 +91,12 @@ class BackendBenchmark(RecordsSkips):
     def setup_once(self, backend, device, *params):
         """One-time work of a combination in this process (subclasses)."""
 
-    # asv reads number and repeat after setup, and only for time_ benchmarks: sized here, at
-    # that first read, a track_ or peakmem_ benchmark's process pays no pilot. None (before
-    # setup, or no pilot): asv's own default.
+    def warm_up(self):
+        """Calls before the first timed one, in time_ benchmarks' processes (subclasses)."""
+
+    # asv reads number and repeat after setup, and only for time_ benchmarks: warmed up and
+    # sized here, at that first read, a track_ or peakmem_ benchmark's process pays neither.
+    # None (before setup, or no pilot): asv's own default.
     @property
     def number(self):
         sized = self._sized_sampling()
@@ -105,6 +111,7 @@ class BackendBenchmark(RecordsSkips):
         if getattr(self, "_prepared_for", None) is None:
             return None
         if self._sampling is NOT_SIZED:
+            self.warm_up()
             self._sampling = self.size_sampling()
         return self._sampling
 

@@ -87,6 +87,9 @@ class _Counting(common.BackendBenchmark):
         type(self).prepared.append(n)
         self.value = n
 
+    def warm_up(self):
+        type(self).warmed.append((self.value, type(self).calls))
+
     def sample_call(self):
         type(self).calls += 1
 
@@ -96,19 +99,22 @@ class _Counting(common.BackendBenchmark):
 
 def test_prepare_runs_once_per_combination_while_setup_runs_before_every_sample():
     pytest.importorskip("pyhf")
-    _Counting.prepared, _Counting.calls = [], 0
+    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
     bench = _Counting()
     for _ in range(3):
         bench.setup("numpy", "cpu", 1)
     assert _Counting.prepared == [1] and bench.value == 1
-    assert _Counting.calls == 0  # no pilot yet: a track_ benchmark never reads number
+    # No warm-up and no pilot yet: a track_ benchmark never reads number.
+    assert _Counting.calls == 0 and _Counting.warmed == []
     assert bench.number >= 1 and bench.repeat[0] == bench.repeat[1] >= sampling.MIN_SAMPLES
     pilot_calls = _Counting.calls
     assert pilot_calls >= 1  # the pilot ran once, at asv's first read after setup
+    assert _Counting.warmed == [(1, 0)]  # warmed up once, before the pilot's first call
     bench.setup("numpy", "cpu", 1)
-    assert bench.number >= 1 and _Counting.calls == pilot_calls
+    assert bench.number >= 1 and _Counting.calls == pilot_calls and len(_Counting.warmed) == 1
     bench.setup("numpy", "cpu", 2)
     assert _Counting.prepared == [1, 2] and bench.value == 2
+    assert bench.number >= 1 and _Counting.warmed[1:] == [(2, pilot_calls)]
 
 
 def test_classes_that_opt_out_of_the_pilot_keep_their_own_sampling():
@@ -120,11 +126,11 @@ def test_classes_that_opt_out_of_the_pilot_keep_their_own_sampling():
     class Fixed(_Counting):
         calibrate = False
 
-    _Counting.prepared, _Counting.calls = [], 0
+    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
     bench = Fixed()
     bench.setup("numpy", "cpu", 1)
     assert bench.number is None and bench.repeat is None  # asv's defaults
-    assert _Counting.calls == 0
+    assert _Counting.calls == 0 and _Counting.warmed == [(1, 0)]  # a time_ process still warms up
 
 
 def test_asv_sizes_a_time_benchmark_after_setup_and_a_track_without_a_pilot():
@@ -132,21 +138,41 @@ def test_asv_sizes_a_time_benchmark_after_setup_and_a_track_without_a_pilot():
     from asv_runner.benchmarks.time import TimeBenchmark
     from asv_runner.benchmarks.track import TrackBenchmark
 
-    _Counting.prepared, _Counting.calls = [], 0
+    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
     instance = _Counting()
     timed = TimeBenchmark("m._Counting.time_it", instance.time_it, [instance.time_it, instance])
     assert timed.number == 0  # discovery: before setup, asv's default
     timed.set_param_idx(0)
     assert not timed.do_setup()
-    assert timed.number >= 1 and _Counting.calls >= 1
+    assert timed.number >= 1 and _Counting.calls >= 1 and _Counting.warmed == [(1, 0)]
 
-    _Counting.prepared, _Counting.calls = [], 0
+    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
     instance = _Counting()
     instance.track_it = lambda *params: 1.0
     tracked = TrackBenchmark("m._Counting.track_it", instance.track_it, [instance.track_it, instance])
     tracked.set_param_idx(0)
     assert not tracked.do_setup() and tracked.run(*tracked._current_params) == 1.0
-    assert _Counting.prepared == [1] and _Counting.calls == 0
+    assert _Counting.prepared == [1] and _Counting.calls == 0 and _Counting.warmed == []
+
+
+def test_the_paired_worker_warms_up_a_time_benchmark_as_asv_does_and_a_track_not(monkeypatch):
+    pytest.importorskip("pyhf")
+    import types
+
+    from benchmarks.support import paired_worker
+
+    module = types.ModuleType("counting_bench")
+    module._Counting = _Counting
+    monkeypatch.setitem(sys.modules, "counting_bench", module)
+    _Counting.track_it = lambda self, *params: self.value
+    try:
+        _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
+        assert paired_worker.prepare("counting_bench", "_Counting", "track_it", ["numpy", "cpu", 2])() == 2
+        assert _Counting.warmed == []
+        paired_worker.prepare("counting_bench", "_Counting", "time_it", ["numpy", "cpu", 1])()
+        assert _Counting.warmed == [(1, 0)]
+    finally:
+        del _Counting.track_it
 
 
 def test_setting_the_active_backend_again_is_a_no_op(monkeypatch):
