@@ -77,15 +77,14 @@ class BackendBenchmark(RecordsSkips):
         self.tensorlib = backends.activate(
             backend, device, precision=self.precision, optimizer=self.optimizer
         )
-        thread_count = self.thread_count(*params)
-        threads.limit_threads(thread_count)
+        self._thread_count = self.thread_count(*params)
+        threads.limit_threads(self._thread_count)
         key = (backend, device, *params)
         if getattr(self, "_prepared_for", None) != key:
             self.setup_once(backend, device, *params)
-            if self.limit_again_after_setup_once:
-                # Libraries the preparation loaded (torch's OpenMP, ...) get the same limit.
-                threads.limit_threads(thread_count, force=True)
+            self._limit_loaded_libraries()
             self._sampling = NOT_SIZED
+            self._warmed = False
             self._prepared_for = key
 
     def setup_once(self, backend, device, *params):
@@ -93,6 +92,18 @@ class BackendBenchmark(RecordsSkips):
 
     def warm_up(self):
         """Calls before the first timed one, in time_ benchmarks' processes (subclasses)."""
+
+    def warm_once(self):
+        """``warm_up`` once per prepared combination, then the thread limit on what it loaded."""
+        if not self._warmed:
+            self.warm_up()
+            self._limit_loaded_libraries()
+            self._warmed = True
+
+    def _limit_loaded_libraries(self):
+        if self.limit_again_after_setup_once:
+            # Libraries the preparation loaded (torch's OpenMP, ...) get the same limit.
+            threads.limit_threads(self._thread_count, force=True)
 
     # asv reads number and repeat after setup, and only for time_ benchmarks: warmed up and
     # sized here, at that first read, a track_ or peakmem_ benchmark's process pays neither.
@@ -111,7 +122,7 @@ class BackendBenchmark(RecordsSkips):
         if getattr(self, "_prepared_for", None) is None:
             return None
         if self._sampling is NOT_SIZED:
-            self.warm_up()
+            self.warm_once()
             self._sampling = self.size_sampling()
         return self._sampling
 

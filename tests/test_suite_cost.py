@@ -202,6 +202,22 @@ def test_an_unchanged_thread_limit_is_not_applied_again_unless_forced(monkeypatc
     assert applied == [1, 2, 2]
 
 
+def test_libraries_loaded_by_the_preparation_or_the_warm_up_get_the_thread_limit(monkeypatch):
+    pytest.importorskip("pyhf")
+    limits = []
+    monkeypatch.setattr(threads, "limit_threads",
+                        lambda count, force=False: limits.append((count, force)))
+    monkeypatch.setattr(threads, "configured_threads", lambda: 1)
+    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
+    bench = _Counting()
+    bench.setup("numpy", "cpu", 1)
+    assert limits == [(1, False), (1, True)]  # the setup's, then again after setup_once
+    del limits[:]
+    bench.warm_once()
+    bench.warm_once()
+    assert _Counting.warmed == [(1, 0)] and limits == [(1, True)]  # once, after warm_up
+
+
 # --------------------------------------------------------------------------- quick suite
 
 

@@ -41,8 +41,8 @@ def prepare(module_name, class_name, method_name, params):
         arguments = [instance.setup_cache()] + arguments
     if hasattr(instance, "setup"):
         instance.setup(*arguments)
-    if method_name.startswith("time_") and hasattr(instance, "warm_up"):
-        instance.warm_up()  # as in asv's process, where reading number warms up first
+    if method_name.startswith("time_") and hasattr(instance, "warm_once"):
+        instance.warm_once()  # as in asv's process, where reading number warms up first
     method = getattr(instance, method_name)
     return lambda: method(*arguments)
 
