@@ -26,9 +26,7 @@ The Dask rows need ``distributed`` in the environment (skipped, n/a, otherwise).
 
 import os
 
-from asv_runner.benchmarks.mark import SkipNotImplemented
-
-from .support import pallets, scan, threads, tracks
+from .support import pallets, scan, skips, threads, tracks
 from .support.skips import RecordsSkips
 
 SCAN_KEY = "sbottom/RegionB"
@@ -91,10 +89,10 @@ class PalletScan(RecordsSkips):
         self.figures = found
         self.single = figures[f"{executor}-1"]
 
-    def require_parallel(self, workers):
+    def require_parallel(self, executor, workers):
         if workers == 1:
-            # Raised in the body (not setup): patches per second is still measured for one worker.
-            raise SkipNotImplemented("1 by construction for one worker")
+            # In the body (not setup): patches per second is still measured for one worker.
+            skips.skip("1 by construction for one worker", self, (executor, workers))
 
     @tracks.measurement("patches/s", better="higher")
     def track_patches_per_second(self, figures, executor, workers):
@@ -102,12 +100,12 @@ class PalletScan(RecordsSkips):
 
     @tracks.measurement("x", better="higher")
     def track_speedup(self, figures, executor, workers):
-        self.require_parallel(workers)
+        self.require_parallel(executor, workers)
         return self.figures["patches_per_s"] / self.single["patches_per_s"]
 
     @tracks.measurement("x", better="higher")
     def track_parallel_capacity(self, figures, executor, workers):
-        self.require_parallel(workers)
+        self.require_parallel(executor, workers)
         return self.figures["capacity"]
 
     @tracks.measurement("fraction", better="higher")

@@ -9,7 +9,7 @@ watching costs the watched. Sizes, series and GPU hosts: docs/utilization.md.
 """
 
 from .common import BackendBenchmark, with_params
-from .support import monitor, suite, tracks, utilization
+from .support import monitor, skips, suite, tracks, utilization
 from .support.utilization import measuring, quick_variant, workload_params
 
 
@@ -137,5 +137,5 @@ class SamplerCost(utilization.OverheadFit):
     def track_sampler_cpu_per_sample(self, *params):
         cost = utilization.measure_overhead(self.fit, rounds=2)["ms_per_sample"]
         if cost is None:
-            utilization.skip("no samples were taken", self, params)
+            skips.skip("no samples were taken", self, params)
         return cost

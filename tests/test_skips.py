@@ -65,6 +65,30 @@ def test_the_setup_cache_value_is_not_recorded_as_a_parameter(skip_log):
     assert lines(skip_log)[0]["params"] == ["'jax'"]
 
 
+def test_a_skip_from_a_benchmark_body_is_asvs_na_and_is_recorded(skip_log, capsys):
+    from asv_runner.benchmarks.mark import SkipNotImplemented
+
+    with pytest.raises(SkipNotImplemented, match="1 by construction"):
+        skips.skip("1 by construction for one worker", Cached(), ("dask", 1))
+    assert lines(skip_log)[0]["benchmark_class"] == "test_skips.Cached"
+    assert lines(skip_log)[0]["params"] == ["'dask'", "1"]
+    assert lines(skip_log)[0]["reason"] == "1 by construction for one worker"
+    assert "asv: skipped: 1 by construction" in capsys.readouterr().out
+
+
+def test_the_suites_body_skips_record_their_reasons(skip_log):
+    pytest.importorskip("pyhf")
+    from benchmarks.bench_interpolation import Interpolation
+
+    bench = Interpolation()
+    with pytest.raises(NotImplementedError):  # SkipNotImplemented is one
+        bench.track_largest_difference_to_reference("numpy", "cpu", "0", "large")
+    (line,) = lines(skip_log)
+    assert line["benchmark_class"] == "bench_interpolation.Interpolation"
+    assert line["params"] == ["'numpy'", "'cpu'", "'0'", "'large'"]
+    assert "too slow at size large" in line["reason"]
+
+
 def test_nothing_is_written_without_the_folder(tmp_path, monkeypatch):
     monkeypatch.delenv(skips.SKIP_LOG_ENV, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from asv_runner.benchmarks.mark import SkipNotImplemented
+
 from . import settings
 
 SKIP_LOG_ENV = settings.SKIP_LOG
@@ -42,6 +44,18 @@ def record(cls, params, error):
     # One short write in append mode: lines of parallel processes do not interleave.
     with open(path, "a") as handle:
         handle.write(json.dumps(line) + "\n")
+
+
+def skip(reason, bench, params):
+    """Skip from inside a benchmark body (asv: n/a; a NotImplementedError there is a failure).
+
+    The reason is printed as asv prints a setup's and recorded for ``bench`` at ``params``
+    (without a setup_cache's value) as ``setup``'s skips are.
+    """
+    error = SkipNotImplemented(reason)
+    record(type(bench), params, error)
+    print(f"asv: skipped: {reason}")
+    raise error
 
 
 def recording(setup):

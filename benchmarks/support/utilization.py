@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 
-from ..common import BackendBenchmark, SkipNotImplemented, with_params
+from ..common import BackendBenchmark, with_params
 from . import backends, child, gpus, monitor, pyhf_compat, settings, skips
 from .backends import PRECISIONS
 from .suite import quick
@@ -327,19 +327,6 @@ def measuring(setup_cache):
 # --------------------------------------------------------------------------- reading it
 
 
-def skip(reason, bench=None, params=()):
-    """Skip from inside a benchmark body (asv: n/a; a NotImplementedError there is a failure).
-
-    The reason is printed as asv prints a setup's and, for ``bench`` at ``params``,
-    recorded in the skip log as ``setup``'s skips are (support/skips.py).
-    """
-    error = SkipNotImplemented(reason)
-    if bench is not None:
-        skips.record(type(bench), params, error)
-    print(f"asv: skipped: {reason}")
-    raise error
-
-
 class CachedTracks(BackendBenchmark):
     """Tracks that read one workload's measurements out of a setup_cache (``measure_all``'s)."""
 
@@ -357,7 +344,7 @@ class CachedTracks(BackendBenchmark):
         self.entry = entry
 
     def skip(self, reason):
-        skip(reason, self, self.combination)
+        skips.skip(reason, self, self.combination)
 
     def summary(self):
         if self.entry["status"] != "ok":
