@@ -83,6 +83,10 @@ class _Counting(common.BackendBenchmark):
     params = [["numpy"], ["cpu"], [1, 2]]
     param_names = ["backend", "device", "n"]
 
+    @classmethod
+    def reset(cls):
+        cls.prepared, cls.calls, cls.warmed = [], 0, []
+
     def setup_once(self, backend, device, n):
         type(self).prepared.append(n)
         self.value = n
@@ -99,7 +103,7 @@ class _Counting(common.BackendBenchmark):
 
 def test_prepare_runs_once_per_combination_while_setup_runs_before_every_sample():
     pytest.importorskip("pyhf")
-    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
+    _Counting.reset()
     bench = _Counting()
     for _ in range(3):
         bench.setup("numpy", "cpu", 1)
@@ -126,7 +130,7 @@ def test_classes_that_opt_out_of_the_pilot_keep_their_own_sampling():
     class Fixed(_Counting):
         calibrate = False
 
-    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
+    _Counting.reset()
     bench = Fixed()
     bench.setup("numpy", "cpu", 1)
     assert bench.number is None and bench.repeat is None  # asv's defaults
@@ -138,7 +142,7 @@ def test_asv_sizes_a_time_benchmark_after_setup_and_a_track_without_a_pilot():
     from asv_runner.benchmarks.time import TimeBenchmark
     from asv_runner.benchmarks.track import TrackBenchmark
 
-    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
+    _Counting.reset()
     instance = _Counting()
     timed = TimeBenchmark("m._Counting.time_it", instance.time_it, [instance.time_it, instance])
     assert timed.number == 0  # discovery: before setup, asv's default
@@ -146,7 +150,7 @@ def test_asv_sizes_a_time_benchmark_after_setup_and_a_track_without_a_pilot():
     assert not timed.do_setup()
     assert timed.number >= 1 and _Counting.calls >= 1 and _Counting.warmed == [(1, 0)]
 
-    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
+    _Counting.reset()
     instance = _Counting()
     instance.track_it = lambda *params: 1.0
     tracked = TrackBenchmark("m._Counting.track_it", instance.track_it, [instance.track_it, instance])
@@ -164,15 +168,12 @@ def test_the_paired_worker_warms_up_a_time_benchmark_as_asv_does_and_a_track_not
     module = types.ModuleType("counting_bench")
     module._Counting = _Counting
     monkeypatch.setitem(sys.modules, "counting_bench", module)
-    _Counting.track_it = lambda self, *params: self.value
-    try:
-        _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
-        assert paired_worker.prepare("counting_bench", "_Counting", "track_it", ["numpy", "cpu", 2])() == 2
-        assert _Counting.warmed == []
-        paired_worker.prepare("counting_bench", "_Counting", "time_it", ["numpy", "cpu", 1])()
-        assert _Counting.warmed == [(1, 0)]
-    finally:
-        del _Counting.track_it
+    monkeypatch.setattr(_Counting, "track_it", lambda self, *params: self.value, raising=False)
+    _Counting.reset()
+    assert paired_worker.prepare("counting_bench", "_Counting", "track_it", ["numpy", "cpu", 2])() == 2
+    assert _Counting.warmed == []
+    paired_worker.prepare("counting_bench", "_Counting", "time_it", ["numpy", "cpu", 1])()
+    assert _Counting.warmed == [(1, 0)]
 
 
 def test_setting_the_active_backend_again_is_a_no_op(monkeypatch):
@@ -208,7 +209,7 @@ def test_libraries_loaded_by_the_preparation_or_the_warm_up_get_the_thread_limit
     monkeypatch.setattr(threads, "limit_threads",
                         lambda count, force=False: limits.append((count, force)))
     monkeypatch.setattr(threads, "configured_threads", lambda: 1)
-    _Counting.prepared, _Counting.calls, _Counting.warmed = [], 0, []
+    _Counting.reset()
     bench = _Counting()
     bench.setup("numpy", "cpu", 1)
     assert limits == [(1, False), (1, True)]  # the setup's, then again after setup_once
