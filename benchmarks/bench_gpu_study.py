@@ -12,7 +12,10 @@ page from the stored results.
 The model is ``generated/small`` (6 bins, 3 samples): at 10^6 points each
 64b tensor of the batch is under 1 GiB, so the largest batch fits on one GPU.
 On the CPU batches above CPU_MAX_BATCH are skipped: the CPU side is for comparison,
-and each point costs the sampling time on every backend in every whole-suite run.
+and each point costs the sampling time on every backend in every whole-suite run. On a
+host without a GPU there is nothing to compare with, and bench_model.BatchedLogpdf times
+the same batched logpdf at the same batch sizes and precisions: the CPU points are n/a
+there (CPU_ONLY_HOST), unless PYHF_BENCH_STUDY_DEVICES names ``cpu``.
 """
 
 import itertools
@@ -28,6 +31,9 @@ from .support.suite import quick
 STUDY_LIKELIHOOD = "generated/small"
 BATCH_SIZES = [10**k for k in range(7)]
 CPU_MAX_BATCH = 10**3
+CPU_ONLY_HOST = ("the study's CPU points are its comparison for a GPU, and this host has none "
+                 "(bench_model.BatchedLogpdf times batched logpdf here); "
+                 "PYHF_BENCH_STUDY_DEVICES=cpu measures them")
 WORKLOAD = "logpdf_scaling"
 
 
@@ -76,8 +82,10 @@ def measure_study(backend, device, seconds=None, batch_sizes=None, precisions=No
     return {"status": "ok", "results": results}
 
 
-def measure_all(backend_names=None, devices=None, batch_sizes=None, precisions=None):
-    """setup_cache: every backend and device, one child each (its own GPU context)."""
+def measure_all(backend_names=None, devices=None, batch_sizes=None, precisions=None,
+                cpu_without_gpu=False):
+    """setup_cache: every backend and device, one child each (its own GPU context); the
+    CPU points on a host without a GPU only with ``cpu_without_gpu``."""
     try:
         gpu_reason, gpu_trouble = gpus.gpu_unavailable_reason(), None
     except gpus.GpuTrouble as err:
@@ -87,6 +95,8 @@ def measure_all(backend_names=None, devices=None, batch_sizes=None, precisions=N
     for backend, device in itertools.product(backend_names or backends.BACKENDS,
                                              devices or backends.DEVICES):
         reason = precheck(backend, device, gpu_reason)
+        if device == "cpu" and gpu_reason and not cpu_without_gpu:
+            reason = reason or CPU_ONLY_HOST
         if device == "gpu" and gpu_trouble:
             outcome = {p: {"status": "error", "reason": gpu_trouble} for p in points}
         elif reason is not None:
@@ -116,7 +126,8 @@ def _study_cache(self):
     return measure_all(_listed(BACKENDS_ENV) or quick.get("backend"),
                        _listed(DEVICES_ENV) or quick.get("device"),
                        _listed(BATCH_SIZES_ENV, int) or quick.get("batch_size"),
-                       quick.get("precision"))
+                       quick.get("precision"),
+                       "cpu" in (_listed(DEVICES_ENV) or ()))  # cpu_without_gpu
 
 
 _study_cache.timeout = CHILD_TIMEOUT * 2 * len(backends.BACKENDS)

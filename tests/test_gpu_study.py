@@ -3,7 +3,7 @@
 import pytest
 
 from benchmarks import bench_gpu_study as study
-from benchmarks.support import settings, tracks
+from benchmarks.support import settings, suite, tracks
 from benchmarks.support import utilization as ut
 from pyhfbench import gpu_study
 from helpers.monitor_fakes import FakeGpu, install_fake_nvml
@@ -73,6 +73,27 @@ def test_setup_cache_limits_and_reasons(monkeypatch):
     assert ut.cache_key("jax", "cpu", "64b", 1000) not in cache
     with pytest.raises(NotImplementedError, match="not measured"):
         study.BatchScaling().setup(cache, "jax", "cpu", "64b", 1000)
+
+
+def test_without_a_gpu_the_cpu_points_are_measured_only_when_asked_for(monkeypatch):
+    calls = []
+
+    def child(target, kwargs, timeout):
+        calls.append(kwargs)
+        return {"status": "ok", "results": {}}
+
+    monkeypatch.setattr(study.child, "run_in_child", child)
+    monkeypatch.setattr(study.gpus, "gpu_unavailable_reason", lambda: "no NVIDIA GPU: test")
+    for name in (study.BACKENDS_ENV, study.DEVICES_ENV, study.BATCH_SIZES_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(suite.QUICK_RUN_ENV, raising=False)
+    cache = study._study_cache(None)
+    assert calls == []  # nothing to compare with: no child starts
+    with pytest.raises(NotImplementedError, match="comparison for a GPU.*BatchedLogpdf"):
+        study.BatchScaling().setup(cache, "numpy", "cpu", "64b", 10)
+    monkeypatch.setattr(study.gpus, "gpu_unavailable_reason", lambda: None)  # a GPU host
+    study._study_cache(None)
+    assert [(c["backend"], c["device"]) for c in calls][:2] == [("numpy", "cpu"), ("jax", "cpu")]
 
 
 def test_every_study_track_is_declared():
