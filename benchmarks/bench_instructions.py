@@ -106,18 +106,6 @@ def _names(prefix):
     return [name for name in workloads.WORKLOADS if name.startswith(prefix)]
 
 
-class HypotestInstructions(_InstructionCounts):
-    """hypotest (qtilde, expected band) on the pallets."""
-
-    names = _names("hypotest ")
-    params, param_names = _params(names)
-
-    def setup_cache(self):
-        return count_all(HypotestInstructions.names)
-
-    setup_cache.timeout = CHILD_TIMEOUT
-
-
 class FitInstructions(_InstructionCounts):
     """Unconditional maximum-likelihood fits (SciPy) on the pallets."""
 

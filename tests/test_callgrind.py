@@ -93,7 +93,7 @@ def test_every_workload_has_a_prepare_function_and_a_time_benchmark():
         module, cls, method = time_benchmark.split(".")
         assert method.startswith("time_")
         assert hasattr(getattr(importlib.import_module(f"benchmarks.{module}"), cls), method)
-    lanes = [bench_instructions.HypotestInstructions, bench_instructions.FitInstructions,
+    lanes = [bench_instructions.FitInstructions,
              bench_instructions.ModelInstructions,
              bench_instructions.InterpolationInstructions, bench_instructions.BaselineInstructions]
     assert sorted(n for lane in lanes for n in lane.names) == sorted(instruction_workloads.WORKLOADS)

@@ -9,9 +9,9 @@ from pyhfbench import findings, gate
 
 MACHINE = "box"
 ENV = "virtualenv-py3.11-numpy"
-COUNT = "bench_instructions.HypotestInstructions.track_instructions"
-TIME = "bench_hypotest.AsymptoticCLs.time_hypotest_warm"
-WORKLOAD = "hypotest sbottom/RegionB"
+COUNT = "bench_instructions.ModelInstructions.track_instructions"
+TIME = "bench_model.Logpdf.time_logpdf"
+WORKLOAD = "logpdf sbottom/RegionB"
 COUNT_PARAMS = [["'numpy'"], ["'cpu'"], [repr(WORKLOAD), "'fit sbottom/RegionB'"]]
 TIME_PARAMS = [["'numpy'"], ["'cpu'"], ["'sbottom/RegionB'"]]
 UNIT = tracks.Declaration("measurement", "instructions", "lower", 0.02, None, True).encoded
@@ -84,7 +84,7 @@ def test_injected_instruction_increase_is_flagged_with_the_time_beside(writer, t
     assert finding.beside["ratio"] == pytest.approx(0.63 / 0.61)  # fastest samples
     assert "5,626,612,071 -> " in finding.detail and "+2.10%" in finding.detail
     markdown = (tmp_path / "reports" / "regressions.md").read_text()
-    assert "More instructions" in markdown and "time_hypotest_warm): x1.033" in markdown
+    assert "More instructions" in markdown and "time_logpdf): x1.033" in markdown
     assert report.exit_code == findings.EXIT_FINDINGS
 
 
