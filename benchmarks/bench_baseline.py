@@ -4,15 +4,18 @@ A CLs hypothesis test at POI 1 on ``uncorrelated_background`` models of
 1 to 200 bins: the baseline pyhf's maintainers already know the numbers of.
 """
 
-from .common import BackendBenchmark, quick, with_params
-from .support import pyhf_compat, tracks
+from .common import BackendBenchmark, ResultsOnce, quick, with_params
+from .support import pyhf_compat, track_results, tracks
 
 
-class HypotestUncorrelatedBackground(BackendBenchmark):
+class HypotestUncorrelatedBackground(ResultsOnce):
     """Time and result of ``hypotest`` with the expected band, as in pyhf's own benchmark."""
 
     params, param_names = with_params(BackendBenchmark, ["n_bins"], [[1, 10, 50, 100, 200]])
     version = "2"  # 2: prepared once per process, sampling sized by spread
+
+    def setup_cache(self):
+        return track_results.compute(HypotestUncorrelatedBackground)
 
     def setup_once(self, backend, device, n_bins):
         self.model = pyhf_compat.uncorrelated_background(
@@ -40,11 +43,14 @@ class HypotestUncorrelatedBackground(BackendBenchmark):
             )
         )
 
+    def results(self):
+        return {"cls_obs": float(self.hypotest()[0])}
+
     @quick(device=["cpu"], n_bins=[1, 50])
-    def time_hypotest(self, backend, device, n_bins):
+    def time_hypotest(self, *params):
         self.hypotest()
 
     @quick(device=["cpu"], n_bins=[1, 50])
     @tracks.result("CLs")
-    def track_cls_obs(self, backend, device, n_bins):
-        return float(self.hypotest()[0])
+    def track_cls_obs(self, *params):
+        return self.result("cls_obs")

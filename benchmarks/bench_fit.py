@@ -11,12 +11,12 @@ compiles (JAX) or fills caches, and under ``asv run --quick`` (one sample)
 the time would otherwise be that first call's.
 """
 
-from .common import FIT_LIKELIHOODS, BackendBenchmark, quick, with_params
-from .support import pallets, pyhf_compat, skips, tracks
+from .common import FIT_LIKELIHOODS, BackendBenchmark, ResultsOnce, quick, with_params
+from .support import pallets, pyhf_compat, skips, track_results, tracks
 from .support.backends import OPTIMIZERS
 
 
-class MaximumLikelihoodFit(BackendBenchmark):
+class MaximumLikelihoodFit(ResultsOnce):
     """Fits of a pallet's signal model, per backend, device, optimizer and pallet."""
 
     params, param_names = with_params(
@@ -25,9 +25,12 @@ class MaximumLikelihoodFit(BackendBenchmark):
     )
     version = "3"  # 2: warmed up in setup; 3: sampling sized by spread
 
-    def setup(self, backend, device, optimizer, likelihood):
+    def setup_cache(self):
+        return track_results.compute(MaximumLikelihoodFit)
+
+    def setup(self, cache, backend, device, optimizer, likelihood):
         self.optimizer = optimizer
-        super().setup(backend, device, optimizer, likelihood)
+        super().setup(cache, backend, device, optimizer, likelihood)
 
     def setup_once(self, backend, device, optimizer, likelihood):
         # Once per process; the same objects are reused so that JAX's compiled functions hit.
@@ -51,14 +54,18 @@ class MaximumLikelihoodFit(BackendBenchmark):
     def time_fixed_poi_fit(self, *params):
         self.wait(self.fit(fixed_poi=1.0)[0])
 
+    def results(self):
+        _, twice_nll, nfev = self.fit()
+        return {"twice_nll": float(twice_nll), "nfev": nfev}
+
     @quick(backend=["numpy", "jax", "pytorch"], device=["cpu"], optimizer=["scipy"])
     @tracks.result("-2 ln L")
     def track_twice_nll(self, *params):
-        return float(self.fit()[1])
+        return self.result("twice_nll")
 
     @tracks.result("evaluations")
-    def track_function_evaluations(self, *params):
-        nfev = self.fit()[2]
+    def track_function_evaluations(self, cache, *params):
+        nfev = self.result("nfev")
         if nfev is None:
             skips.skip("this pyhf returns no optimizer result object", self, params)
         return nfev

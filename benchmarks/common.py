@@ -10,7 +10,7 @@ count, and ``wait`` synchronises the device before asv's timer stops.
 # there would be recorded as a failure (it is a skip only when raised in setup).
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .support import backends, pallets, preimport, sampling, settings, threads
+from .support import backends, pallets, preimport, sampling, settings, threads, track_results
 from .support.suite import quick
 from .support.skips import RecordsSkips
 
@@ -74,6 +74,7 @@ class BackendBenchmark(RecordsSkips):
     def setup(self, backend, device, *params):
         self.backend = backend
         require_budget(backend, self.optimizer)
+        backends.reuse_compilations(backend)
         self.tensorlib = backends.activate(
             backend, device, precision=self.precision, optimizer=self.optimizer
         )
@@ -81,11 +82,22 @@ class BackendBenchmark(RecordsSkips):
         threads.limit_threads(self._thread_count)
         key = (backend, device, *params)
         if getattr(self, "_prepared_for", None) != key:
-            self.setup_once(backend, device, *params)
-            self._limit_loaded_libraries()
+            self._prepared_for = key
+            self._prepared = False
             self._sampling = NOT_SIZED
             self._warmed = False
-            self._prepared_for = key
+        if not self.prepare_lazily:
+            self.ensure_prepared()
+
+    #: True: ``setup`` leaves ``setup_once`` to asv's first read of ``number`` (time_ only).
+    prepare_lazily = False
+
+    def ensure_prepared(self):
+        """``setup_once`` once per combination, then the thread limit on what it loaded."""
+        if not self._prepared:
+            self.setup_once(*self._prepared_for)
+            self._limit_loaded_libraries()
+            self._prepared = True
 
     def setup_once(self, backend, device, *params):
         """One-time work of a combination in this process (subclasses)."""
@@ -95,6 +107,7 @@ class BackendBenchmark(RecordsSkips):
 
     def warm_once(self):
         """``warm_up`` once per prepared combination, then the thread limit on what it loaded."""
+        self.ensure_prepared()
         if not self._warmed:
             self.warm_up()
             self._limit_loaded_libraries()
@@ -140,7 +153,39 @@ class BackendBenchmark(RecordsSkips):
         return backends.wait_for_device(self.backend, result)
 
 
-__all__ = ["BackendBenchmark", "quick", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "require_budget", "with_params"]
+class ResultsOnce(BackendBenchmark):
+    """A BackendBenchmark whose track_ results are computed once per combination, all in the
+    class's setup_cache (``track_results.compute``), not again in every track_ process.
+
+    A subclass defines ``results()`` ({name: value} of a prepared instance; its track_
+    methods return ``self.result(name)``) and its own two-line ``setup_cache`` (asv keys a
+    cache by the function's file and line). Where the cache holds a combination's results,
+    ``setup`` prepares nothing: a time_ benchmark prepares at asv's first read of
+    ``number``, a track_ only reads. Elsewhere (no cache, an error) it prepares as before.
+    """
+
+    tracks_from_setup_cache = True
+
+    def setup(self, cache, backend, device, *params):
+        entry = track_results.entry(cache, backend, device, *params)
+        if entry is not None and entry["status"] == "skip":
+            raise entry["error"]
+        ok = entry is not None and entry["status"] == "ok"
+        self._results = entry["results"] if ok else None
+        self.prepare_lazily = ok
+        super().setup(backend, device, *params)
+
+    def results(self):
+        """{name: value} that the track_ methods return (subclasses)."""
+        raise NotImplementedError
+
+    def result(self, name):
+        if self._results is None:
+            self._results = self.results()
+        return self._results[name]
+
+
+__all__ = ["BackendBenchmark", "ResultsOnce", "quick", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "require_budget", "with_params"]
 
 
 def with_params(base, names, values):

@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import os
 
 import pyhf
 import pytest
@@ -157,10 +158,48 @@ def test_pairs_outside_the_quick_budget_skip_with_the_reason_only_in_the_quick_s
 
     monkeypatch.setattr(common, "SUITE_SIZE", "quick")
     with pytest.raises(NotImplementedError, match="TensorFlow with Minuit.*PYHF_BENCH_SIZE=full"):
-        MaximumLikelihoodFit().setup("tensorflow", "cpu", "minuit", "generated/small")
+        MaximumLikelihoodFit().setup(None, "tensorflow", "cpu", "minuit", "generated/small")
 
     monkeypatch.setattr(common, "SUITE_SIZE", "full")
     bench = MaximumLikelihoodFit()
-    bench.setup("numpy", "cpu", "minuit", "generated/small")  # outside the table: runs in both
+    bench.setup(None, "numpy", "cpu", "minuit", "generated/small")  # outside the table: runs in both
     assert bench.optimizer == "minuit"
     backends.activate("numpy", "cpu")
+
+
+REUSE_CHECK = """
+import json, sys
+sys.path.insert(0, {root!r})
+from benchmarks.support import backends
+import jax
+print(json.dumps([str(backends.reuse_compilations("numpy")), str(backends.reuse_compilations("jax")),
+                  jax.config.jax_compilation_cache_dir,
+                  jax.config.jax_persistent_cache_min_compile_time_secs]))
+"""
+
+
+@pytest.mark.parametrize("setting, expected", [("", "jax-compilation-cache"), ("0", None)])
+def test_jax_keeps_its_compilations_for_the_next_benchmark_process_unless_turned_off(
+        tmp_path, setting, expected):
+    pytest.importorskip("jax")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYHF_BENCH_CACHE=str(tmp_path), PYHF_BENCH_JAX_CACHE=setting)
+    out = subprocess.run([sys.executable, "-c", REUSE_CHECK.format(root=root)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    numpy_folder, jax_folder, configured, min_seconds = json.loads(out.splitlines()[-1])
+    assert numpy_folder == "None"  # other backends: nothing set
+    if expected is None:
+        assert jax_folder == "None" and configured is None
+    else:
+        assert jax_folder == configured == str(tmp_path / expected) and min_seconds == 0
+
+
+def test_the_cold_start_does_not_load_earlier_compilations():
+    from benchmarks.bench_hypotest import AsymptoticCLsColdStart
+
+    code, setup = AsymptoticCLsColdStart().timeraw_hypotest_cold("jax", "cpu", "sbottom/RegionB")
+    assert "reuse_compilations" not in code + setup and "compilation_cache" not in code + setup

@@ -1,13 +1,14 @@
 """The mechanisms that size a commit's run (docs/suite-cost.md): no timings here."""
 
 import itertools
+import json
 import re
 import sys
 
 import pytest
 
 from benchmarks import common
-from benchmarks.support import backends, preimport, sampling, suite, threads
+from benchmarks.support import backends, preimport, pyhf_compat, sampling, settings, suite, threads, track_results
 from pyhfbench import asvconf, machines, mainjob
 
 
@@ -284,13 +285,13 @@ def test_a_quick_run_limits_a_setup_cache_to_the_quick_combinations(monkeypatch)
     monkeypatch.delenv(suite.QUICK_RUN_ENV, raising=False)
     bench_gpu_study._study_cache(None)
     bench_utilization.FitUtilization().setup_cache()
-    assert asked == [(None, None, None, None), ("fit", None)]  # a whole-suite run: everything
+    assert asked == [(None, None, None, None, False), ("fit", None)]  # a whole-suite run: everything
 
     asked.clear()
     monkeypatch.setenv(suite.QUICK_RUN_ENV, "1")
     bench_gpu_study._study_cache(None)
     bench_utilization.FitUtilization().setup_cache()
-    assert asked == [(["numpy"], ["cpu"], [1, 1000], ["64b"]), ("fit", ["numpy"])]
+    assert asked == [(["numpy"], ["cpu"], [1, 1000], ["64b"], False), ("fit", ["numpy"])]
 
 
 def test_the_quick_suite_runs_are_told_they_are_quick(tmp_path, monkeypatch):
@@ -391,3 +392,111 @@ def test_the_cost_breakdown_reads_asvs_durations_and_setup_caches(tmp_path):
     assert (fit["wall_s"], fit["cache_s"], fit["timed_s"]) == (15.0, 7.0, 3.0)
     assert (fit["measured"], fit["skipped"], fit["failed"]) == (1, 1, 1)
     assert other == {"<build>": 5.0}
+
+
+# --------------------------------------------------------------------------- track_ results once
+
+
+class _CountingResults(common.ResultsOnce):
+    params = [["numpy"], ["cpu"], [1, 2, 3]]
+    param_names = ["backend", "device", "n"]
+    prepared = []
+
+    def setup_cache(self):
+        return track_results.compute(_CountingResults)
+
+    def setup_once(self, backend, device, n):
+        type(self).prepared.append(n)
+        if n == 3:
+            raise pyhf_compat.RemovedFromPyhf("gone at this commit")
+        self.value = n
+
+    def sample_call(self):
+        pass
+
+    def results(self):
+        return {"double": 2 * self.value}
+
+    def time_it(self, *params):
+        pass
+
+    @suite.quick(n=[2])
+    def track_double(self, *params):
+        return self.result("double")
+
+
+def test_track_results_are_computed_once_per_combination_in_the_setup_cache():
+    pytest.importorskip("pyhf")
+    from asv_runner.benchmarks.track import TrackBenchmark
+
+    _CountingResults.prepared = []
+    cache = _CountingResults().setup_cache()
+    assert _CountingResults.prepared == [1, 2, 3]
+    assert cache[track_results.key("numpy", "cpu", 1)] == {"status": "ok", "results": {"double": 2}}
+
+    # A track_ process reads the cache and prepares nothing.
+    _CountingResults.prepared = []
+    instance = _CountingResults()
+    tracked = TrackBenchmark("m._CountingResults.track_double", instance.track_double,
+                             [instance.track_double, instance])
+    tracked.set_param_idx(1)
+    tracked._current_params = [cache, *tracked._current_params]
+    assert not tracked.do_setup() and tracked.run(*tracked._current_params) == 4
+    assert _CountingResults.prepared == []
+
+    # A time_ process prepares at asv's first read of number, not in setup.
+    instance = _CountingResults()
+    instance.setup(cache, "numpy", "cpu", 1)
+    assert _CountingResults.prepared == []
+    assert instance.number >= 1 and _CountingResults.prepared == [1]
+
+    # A skip in the preparation is the same skip, of the same kind, in every method's setup.
+    with pytest.raises(pyhf_compat.RemovedFromPyhf, match="gone") as raised:
+        _CountingResults().setup(cache, "numpy", "cpu", 3)
+    assert pyhf_compat.skip_kind(raised.value) == "removed"
+
+    # Without the combination in the cache (not selected, or no cache): prepared as before.
+    instance = _CountingResults()
+    instance.setup(None, "numpy", "cpu", 2)
+    assert _CountingResults.prepared == [1, 2] and instance.track_double() == 4
+
+
+def test_the_track_results_cache_computes_only_what_the_run_selected(monkeypatch):
+    monkeypatch.delenv(settings.QUICK_SUITE, raising=False)
+    every = [("numpy", "cpu", n) for n in (1, 2, 3)]
+    assert track_results.combinations(_CountingResults, selection=[]) == every
+    name = r"test_suite_cost\._CountingResults\.track_double"
+    assert track_results.combinations(_CountingResults, selection=[name + "$"]) == every
+    assert track_results.combinations(
+        _CountingResults, selection=[name + r"\('numpy', 'cpu', 3\)"]) == [every[2]]
+    # A run of time_ methods only needs no track_ results.
+    assert track_results.combinations(_CountingResults, selection=["time_it"]) == []
+    monkeypatch.setenv(settings.SELECTION, json.dumps([r"\(.*1\)$"]))
+    assert track_results.combinations(_CountingResults) == [every[0]]
+    monkeypatch.setenv(settings.SELECTION, "")
+    monkeypatch.setenv(settings.QUICK_SUITE, "1")
+    assert track_results.combinations(_CountingResults) == [every[1]]
+
+
+def test_the_host_passes_its_bench_selection_to_the_benchmarks(tmp_path):
+    from pyhfbench import results
+
+    env = results.run_context_env(tmp_path, "m", ["^bench_fit", "track_"])
+    assert settings.selection(env) == ["^bench_fit", "track_"]
+    assert settings.selection(results.run_context_env(tmp_path, "m")) == []
+    with pytest.raises(ValueError, match=settings.SELECTION):
+        settings.selection({settings.SELECTION: "not json"})
+
+
+def test_the_paired_worker_does_not_compute_the_track_results_for_a_time_method(monkeypatch):
+    pytest.importorskip("pyhf")
+    import types
+
+    from benchmarks.support import paired_worker
+
+    module = types.ModuleType("counting_results_bench")
+    module._CountingResults = _CountingResults
+    monkeypatch.setitem(sys.modules, "counting_results_bench", module)
+    _CountingResults.prepared = []
+    paired_worker.prepare("counting_results_bench", "_CountingResults", "time_it", ["numpy", "cpu", 1])()
+    assert _CountingResults.prepared == [1]  # its own combination only, no setup_cache

@@ -5,6 +5,7 @@ through these functions; each takes ``environ`` so that tests need not set
 the process's own. docs/settings.md lists what each one is for.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -28,6 +29,10 @@ INSTRUCTION_WORKLOADS = "PYHF_BENCH_INSTRUCTION_WORKLOADS"
 STUDY_BACKENDS = "PYHF_BENCH_STUDY_BACKENDS"
 STUDY_DEVICES = "PYHF_BENCH_STUDY_DEVICES"
 STUDY_BATCH_SIZES = "PYHF_BENCH_STUDY_BATCH_SIZES"
+JAX_CACHE = "PYHF_BENCH_JAX_CACHE"
+#: Set by the host: the --bench regexes of this asv run (JSON), for setup_caches to compute
+#: only what the run selected.
+SELECTION = "PYHF_BENCH_SELECTION"
 #: Set by the host's commands when they start again inside the project's venv.
 REEXEC = "PYHF_BENCH_REEXEC"
 
@@ -96,6 +101,26 @@ def cache_dir(environ=os.environ):
     """Downloads and builds: $PYHF_BENCH_CACHE, else $XDG_CACHE_HOME/pyhf-benchmarks."""
     base = _text("XDG_CACHE_HOME", environ) or "~/.cache"
     return _path(CACHE, environ) or Path(base, "pyhf-benchmarks").expanduser()
+
+
+def jax_compilation_cache(environ=os.environ):
+    """Folder of JAX's persistent compilation cache for the warm benchmarks, or None (off)."""
+    value = _text(JAX_CACHE, environ)
+    if value.lower() in ("0", "off", "false", "no"):
+        return None
+    return Path(value).expanduser() if value else cache_dir(environ) / "jax-compilation-cache"
+
+
+def selection(environ=os.environ):
+    """The --bench regexes of this asv run, as the host passed them ([]: everything)."""
+    text = _text(SELECTION, environ)
+    try:
+        regexes = json.loads(text) if text else []
+    except ValueError:
+        raise ValueError(f"{SELECTION} must be a JSON list of regexes, got {text!r}") from None
+    if not (isinstance(regexes, list) and all(isinstance(r, str) for r in regexes)):
+        raise ValueError(f"{SELECTION} must be a JSON list of regexes, got {text!r}")
+    return regexes
 
 
 def registry_file(environ=os.environ):

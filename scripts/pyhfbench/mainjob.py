@@ -15,6 +15,7 @@ With internet, the real thing is plain asv on the committed configuration
 (see docs/configurations.md): ``asv run`` against pyhf main on GitHub.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -275,7 +276,9 @@ def main(argv=None):
             os.environ[settings.QUICK_SUITE] = "1"
         gpu, run_status, walls = gpu_present(), 0, []
         for label, regexes in run_plan(selection, args.by_module):
-            bench_args = [arg for regex in bench_selection(regexes, gpu) for arg in ("--bench", regex)]
+            selected = bench_selection(regexes, gpu)
+            os.environ[settings.SELECTION] = json.dumps(selected)
+            bench_args = [arg for regex in selected for arg in ("--bench", regex)]
             command = [sys.executable, "-m", "asv", *run_args, *bench_args, f"HASHFILE:{hashfile}",
                        "--config", str(config)]
             print("$", " ".join(command[2:]), flush=True)

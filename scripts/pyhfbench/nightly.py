@@ -232,7 +232,7 @@ class Nightly(Verdicts):
         # The benchmarks record why they skip, and keep their utilization series, beside the
         # results the gate and the report read (staged results are moved there).
         stored_in = self.results_dir if Path(results_dir) == self.staging else results_dir
-        env = resultslib.run_context_env(stored_in, self.machine)
+        env = resultslib.run_context_env(stored_in, self.machine, bench or ())
         try:
             return self.asv(*args, label=f"benchmarking {len(commits)} commit(s)", env=env)
         finally:

@@ -133,7 +133,7 @@ def run_node(wheelhouse_dir, workdir, results_dir, machine, host_python=sys.exec
     trouble_file = workdir / "gpu-trouble.jsonl"
     trouble_file.unlink(missing_ok=True)
     env = dict(os.environ, **(extra_env or {}))
-    env.update(resultslib.run_context_env(results_dir, machine))
+    env.update(resultslib.run_context_env(results_dir, machine, bench))
     env[settings.GPU_TROUBLE_FILE] = str(trouble_file)
     if expect_gpu:
         env[settings.EXPECT_GPU] = "1"

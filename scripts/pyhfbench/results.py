@@ -328,16 +328,18 @@ def skip_log_dir(results_dir, machine):
     return Path(results_dir) / machine / SKIP_LOG_FOLDER
 
 
-def run_context_env(results_dir, machine):
+def run_context_env(results_dir, machine, bench=()):
     """What the benchmarks of an ``asv run`` storing into ``results_dir`` as ``machine`` are told:
     that folder and that name (the utilization series go beside the results:
-    benchmarks/support/monitor.py ``series_dir``), and where to record why they skip.
+    benchmarks/support/monitor.py ``series_dir``), where to record why they skip, and the
+    run's ``--bench`` regexes ``bench`` (a setup_cache computes only what they select).
 
     Every place the host runs ``asv run`` puts these in asv's environment: asv passes the
     benchmarks neither its results folder nor its machine name.
     """
     return {settings.RESULTS_DIR: str(Path(results_dir).absolute()), settings.MACHINE: machine,
-            SKIP_LOG_ENV: str(skip_log_dir(results_dir, machine))}
+            SKIP_LOG_ENV: str(skip_log_dir(results_dir, machine)),
+            settings.SELECTION: json.dumps(list(bench))}
 
 
 @dataclass(frozen=True)
