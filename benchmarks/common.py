@@ -66,7 +66,6 @@ class BackendBenchmark(RecordsSkips):
     # One process per combination; warm-up is warm_up's, not asv's (which would rerun setup).
     rounds = 1
     warmup_time = 0.0
-    min_run_count = 1
     #: False: keep the class's own ``number``/``repeat`` (calls too slow for a pilot).
     calibrate = True
     limit_again_after_setup_once = True
@@ -89,7 +88,7 @@ class BackendBenchmark(RecordsSkips):
         if not self.prepare_lazily:
             self.ensure_prepared()
 
-    #: True: ``setup`` leaves ``setup_once`` to asv's first read of ``number`` (time_ only).
+    #: True: ``setup`` leaves ``setup_once`` to asv's first read of its sampling (time_ only).
     prepare_lazily = False
 
     def ensure_prepared(self):
@@ -130,6 +129,14 @@ class BackendBenchmark(RecordsSkips):
     def repeat(self):
         sized = self._sized_sampling()
         return None if sized is None else sized[1]
+
+    # --quick fixes number and repeat, not min_run_count: this read alone prepares and warms a
+    # quick run's one sample, which would otherwise time a lazily prepared instance's first call.
+    @property
+    def min_run_count(self):
+        if getattr(self, "_prepared_for", None) is not None:
+            self.warm_once()
+        return 1
 
     def _sized_sampling(self):
         if getattr(self, "_prepared_for", None) is None:

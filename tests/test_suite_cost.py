@@ -425,10 +425,12 @@ class _CountingResults(common.ResultsOnce):
         return self.result("double")
 
 
-def test_track_results_are_computed_once_per_combination_in_the_setup_cache():
+def test_track_results_are_computed_once_per_combination_in_the_setup_cache(monkeypatch):
     pytest.importorskip("pyhf")
+    from asv_runner.benchmarks.time import TimeBenchmark
     from asv_runner.benchmarks.track import TrackBenchmark
 
+    monkeypatch.setenv(settings.SELECTION, "[]")
     _CountingResults.prepared = []
     cache = _CountingResults().setup_cache()
     assert _CountingResults.prepared == [1, 2, 3]
@@ -450,6 +452,20 @@ def test_track_results_are_computed_once_per_combination_in_the_setup_cache():
     assert _CountingResults.prepared == []
     assert instance.number >= 1 and _CountingResults.prepared == [1]
 
+    # Under --quick asv fixes number and repeat: the time_ process still prepares (and warms
+    # up) before its one timed call, at asv's read of min_run_count.
+    class Quick:
+        number, repeat, warmup_time, rounds = 1, 1, 0, 1
+
+    instance = _CountingResults()
+    instance.time_it = lambda *params: instance.value  # fails unless prepared
+    timed = TimeBenchmark("m._CountingResults.time_it", instance.time_it,
+                          [Quick, instance.time_it, instance])
+    timed.set_param_idx(1)
+    timed._current_params = [cache, *timed._current_params]
+    assert not timed.do_setup() and _CountingResults.prepared == [1, 2]
+    assert len(timed.run(*timed._current_params)["samples"]) == 1
+
     # A skip in the preparation is the same skip, of the same kind, in every method's setup.
     with pytest.raises(pyhf_compat.RemovedFromPyhf, match="gone") as raised:
         _CountingResults().setup(cache, "numpy", "cpu", 3)
@@ -458,7 +474,7 @@ def test_track_results_are_computed_once_per_combination_in_the_setup_cache():
     # Without the combination in the cache (not selected, or no cache): prepared as before.
     instance = _CountingResults()
     instance.setup(None, "numpy", "cpu", 2)
-    assert _CountingResults.prepared == [1, 2] and instance.track_double() == 4
+    assert _CountingResults.prepared == [1, 2, 2] and instance.track_double() == 4
 
 
 def test_the_track_results_cache_computes_only_what_the_run_selected(monkeypatch):
@@ -473,9 +489,12 @@ def test_the_track_results_cache_computes_only_what_the_run_selected(monkeypatch
     assert track_results.combinations(_CountingResults, selection=["time_it"]) == []
     monkeypatch.setenv(settings.SELECTION, json.dumps([r"\(.*1\)$"]))
     assert track_results.combinations(_CountingResults) == [every[0]]
-    monkeypatch.setenv(settings.SELECTION, "")
+    monkeypatch.setenv(settings.SELECTION, "[]")
     monkeypatch.setenv(settings.QUICK_SUITE, "1")
     assert track_results.combinations(_CountingResults) == [every[1]]
+    # A bare asv run, not told its selection: no setup_cache work; each track_ process its own.
+    monkeypatch.delenv(settings.SELECTION)
+    assert track_results.combinations(_CountingResults) == []
 
 
 def test_the_host_passes_its_bench_selection_to_the_benchmarks(tmp_path):
@@ -484,6 +503,7 @@ def test_the_host_passes_its_bench_selection_to_the_benchmarks(tmp_path):
     env = results.run_context_env(tmp_path, "m", ["^bench_fit", "track_"])
     assert settings.selection(env) == ["^bench_fit", "track_"]
     assert settings.selection(results.run_context_env(tmp_path, "m")) == []
+    assert settings.selection({}) is None
     with pytest.raises(ValueError, match=settings.SELECTION):
         settings.selection({settings.SELECTION: "not json"})
 

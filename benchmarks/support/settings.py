@@ -112,10 +112,13 @@ def jax_compilation_cache(environ=os.environ):
 
 
 def selection(environ=os.environ):
-    """The --bench regexes of this asv run, as the host passed them ([]: everything)."""
+    """The --bench regexes of this asv run, as the host passed them ([]: everything; None:
+    not told, as under a bare ``asv run``)."""
     text = _text(SELECTION, environ)
+    if not text:
+        return None
     try:
-        regexes = json.loads(text) if text else []
+        regexes = json.loads(text)
     except ValueError:
         raise ValueError(f"{SELECTION} must be a JSON list of regexes, got {text!r}") from None
     if not (isinstance(regexes, list) and all(isinstance(r, str) for r in regexes)):

@@ -20,9 +20,12 @@ def key(*params):
 
 def combinations(cls, selection=None):
     """The combinations of ``cls`` some track_ method of it runs with in this asv run: those
-    its ``--bench`` regexes ``selection`` select (default: as the host passed them; none:
-    all), and in a quick-suite run only those of the quick track_ methods."""
+    its ``--bench`` regexes ``selection`` select (default: as the host passed them; []: all),
+    and in a quick-suite run only those of the quick track_ methods. Not told the selection
+    (a bare ``asv run``): none, and each track_ process computes its own result."""
     selection = settings.selection() if selection is None else selection
+    if selection is None:
+        return []
     tracks = [m for m in suite.benchmark_methods(cls) if m.startswith("track_")]
     wanted = []
     for combo in itertools.product(*cls.params):
