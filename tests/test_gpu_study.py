@@ -53,7 +53,9 @@ def test_cpu_points_skip_gpu_figures_and_large_batches(quiet_sampler):
         bench.track_gpu_utilization(cache)
 
 
-def test_setup_cache_limits_and_reasons(monkeypatch):
+@pytest.fixture
+def children_without_gpu(monkeypatch):
+    """The study's children faked (their kwargs recorded) on a host whose NVML finds no GPU."""
     calls = []
 
     def child(target, kwargs, timeout):
@@ -62,6 +64,11 @@ def test_setup_cache_limits_and_reasons(monkeypatch):
 
     monkeypatch.setattr(study.child, "run_in_child", child)
     monkeypatch.setattr(study.gpus, "gpu_unavailable_reason", lambda: "no NVIDIA GPU: test")
+    return calls
+
+
+def test_setup_cache_limits_and_reasons(monkeypatch, children_without_gpu):
+    calls = children_without_gpu
     monkeypatch.setenv(study.BACKENDS_ENV, "numpy,jax")
     monkeypatch.setenv(study.DEVICES_ENV, "cpu,gpu")
     monkeypatch.setenv(study.BATCH_SIZES_ENV, "1,10")
@@ -75,15 +82,8 @@ def test_setup_cache_limits_and_reasons(monkeypatch):
         study.BatchScaling().setup(cache, "jax", "cpu", "64b", 1000)
 
 
-def test_without_a_gpu_the_cpu_points_are_measured_only_when_asked_for(monkeypatch):
-    calls = []
-
-    def child(target, kwargs, timeout):
-        calls.append(kwargs)
-        return {"status": "ok", "results": {}}
-
-    monkeypatch.setattr(study.child, "run_in_child", child)
-    monkeypatch.setattr(study.gpus, "gpu_unavailable_reason", lambda: "no NVIDIA GPU: test")
+def test_without_a_gpu_the_cpu_points_are_measured_only_when_asked_for(monkeypatch, children_without_gpu):
+    calls = children_without_gpu
     for name in (study.BACKENDS_ENV, study.DEVICES_ENV, study.BATCH_SIZES_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(suite.QUICK_RUN_ENV, raising=False)
