@@ -452,8 +452,8 @@ def test_track_results_are_computed_once_per_combination_in_the_setup_cache(monk
     assert _CountingResults.prepared == []
     assert instance.number >= 1 and _CountingResults.prepared == [1]
 
-    # Under --quick asv fixes number and repeat: the time_ process still prepares (and warms
-    # up) before its one timed call, at asv's read of min_run_count.
+    # Under --quick asv fixes number and repeat: the time_ process still prepares before its
+    # one timed call, at asv's read of min_run_count.
     class Quick:
         number, repeat, warmup_time, rounds = 1, 1, 0, 1
 
