@@ -75,8 +75,8 @@ def test_a_workload_under_the_sampler_writes_its_series(asv_like_env):
     records = monitor.read_events(folder / monitor.EVENTS_FILE)
     assert records[0]["workload"] == "logpdf" and records[0]["commit"] == COMMIT
     assert records[-1]["event"] == "stop"
-    pytest.importorskip("matplotlib")
-    assert (folder / "CPU_Utilization.png").is_file() and (folder / "Memory_Utilization.png").is_file()
+    # The plots are drawn at page build (test_utilization_pages_after_publish), not here.
+    assert not list(folder.glob("*.png"))
 
 
 @pytest.mark.parametrize("workload, extra", [("fit", ()), ("toys", ()),
@@ -359,11 +359,43 @@ def test_utilization_pages_after_publish(numpy_cache, tmp_path):
         assert name in page
         copied = html / "utilization" / "box-cpu" / COMMIT / name
         assert (copied / monitor.EVENTS_FILE).is_file()
-        if (results / "box-cpu" / "utilization" / COMMIT / name / "CPU_Utilization.png").is_file():
-            assert (copied / "CPU_Utilization.png").is_file()
-            assert f"{name}/CPU_Utilization.png" in page
+        # Drawn at page build, beside the series (drawn once) and in its copy.
+        assert (results / "box-cpu" / "utilization" / COMMIT / name / "CPU_Utilization.png").is_file()
+        assert (copied / "CPU_Utilization.png").is_file()
+        assert f"{name}/CPU_Utilization.png" in page
     add_utilization_pages(results, html)
     assert (html / "index.html").read_text().count("utilization/index.html") == 1
+
+
+def test_pages_draw_plots_into_the_copy_of_a_read_only_series_and_note_a_broken_one(
+        monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks.support import monitor_plots
+    from pyhfbench.utilization_pages import add_utilization_pages
+
+    draw = monitor_plots.draw_plots
+
+    def read_only_results(events_path, out_dir=None):  # this test runs as root: chmod can't
+        if out_dir is None and "read-only" in str(events_path):
+            raise PermissionError(13, "Permission denied", str(events_path))
+        return draw(events_path, out_dir)
+
+    monkeypatch.setattr(monitor_plots, "draw_plots", read_only_results)
+
+    series = tmp_path / "results" / "box-cpu" / "utilization" / COMMIT
+    for name in ("read-only", "broken"):
+        (series / name).mkdir(parents=True)
+    with monitor.Sampler(interval=0.05, events_path=series / "read-only" / monitor.EVENTS_FILE,
+                         meta={"workload": "sleep"}):
+        time.sleep(0.3)
+    (series / "broken" / monitor.EVENTS_FILE).write_text('{"event": "sample", "t": 1, "cpu": 5}\n')
+    index = add_utilization_pages(tmp_path / "results", tmp_path / "html", link=False)
+    assert not list((series / "read-only").glob("*.png"))
+    copies = tmp_path / "html" / "utilization" / "box-cpu" / COMMIT
+    assert (copies / "read-only" / "CPU_Utilization.png").is_file()
+    page = index.read_text()
+    assert "read-only/CPU_Utilization.png" in page
+    assert "plots failed" in page and not list((series / "broken").glob("*.png"))
 
 
 def test_pages_without_series(tmp_path):

@@ -4,7 +4,8 @@ A workload (``Workload`` and its subclasses, by name in ``WORKLOADS``) is a
 unit of pyhf work that ``measure_one`` runs repeatedly under
 ``support.monitor.Sampler`` for at least ``PYHF_BENCH_MONITOR_SECONDS``
 (``settings.monitor_seconds``) after a warm-up call, writing its time series
-(``events.jsonl`` and PNG plots) to ``monitor.series_dir``. ``measure_all``
+(``events.jsonl``) to ``monitor.series_dir``; its PNG plots are drawn when the
+pages are built (``pyhfbench.utilization_pages``), not here. ``measure_all``
 is a setup_cache: every backend and device of a workload, each pair in a
 Python process of its own (``measure_workload`` there: its own peak RSS and
 CUDA context; a hang is killed at the timeout, not inherited by asv), into
@@ -212,7 +213,7 @@ def series_name(workload, backend, device, extra=()):
 
 
 def measure_one(workload, backend, device, extra=(), seconds=None, interval=None, events_dir=None,
-                plots=True):
+                plots=False):
     """Run one workload under the sampler in this process: {"status": ..., "summary"/"reason"}."""
     seconds = min_seconds() if seconds is None else seconds
     bench = WORKLOADS[workload]()

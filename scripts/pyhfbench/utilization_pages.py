@@ -4,9 +4,11 @@
 the results: ``<results_dir>/<machine>/utilization/<commit>/<series>/``
 (``events.jsonl`` and the PNG plots; asv ignores these folders) or the same
 layout under ``$PYHF_BENCH_MONITOR_DIR``. After ``asv publish``,
-``add_utilization_pages(results_dir, html_dir)`` copies them to
-``html/utilization/`` with an ``index.html`` listing them by machine, commit
-and workload, and puts a link to it on asv's own index page.
+``add_utilization_pages(results_dir, html_dir)`` draws the PNG plots of a
+series that has none (the benchmark processes leave them to this step),
+copies the series to ``html/utilization/`` with an ``index.html`` listing
+them by machine, commit and workload, and puts a link to it on asv's own
+index page.
 """
 
 import html
@@ -18,7 +20,7 @@ from urllib.parse import quote
 
 from . import asv_index
 from . import results as resultslib
-from .support import settings
+from .support import settings, support_module
 
 UTILIZATION_FOLDER = "utilization"
 EVENTS_FILE = "events.jsonl"
@@ -72,8 +74,35 @@ def _summary_cells(records):
     return start, summary.get("cpu") or {}, summary.get("gpu") or {}, notes
 
 
-def _row(rel, folder, records):
+def draw_missing_plots(folder, copy):
+    """Draw the plots of the series in ``folder`` where it has none, and put them in ``copy``.
+
+    Drawn beside the series, so that the next publish copies them instead of drawing them
+    again; where ``folder`` cannot be written to, into ``copy`` only. Returns notes on what
+    went wrong (a broken series gets a note on its row, not a failed publish).
+    """
+    if any(folder.glob("*.png")):
+        return []
+    events = folder / EVENTS_FILE
+    try:
+        plots = support_module("monitor_plots")
+        try:
+            drawn = plots.draw_plots(events)
+        except OSError:
+            drawn = []
+            plots.draw_plots(events, out_dir=copy)
+        for png in drawn:
+            shutil.copy2(png, copy)
+    except ImportError as err:
+        return [f"no plots: {err}"]
+    except Exception as err:
+        return [f"plots failed: {type(err).__name__}: {err}"]
+    return []
+
+
+def _row(rel, folder, records, plot_notes=()):
     start, cpu, gpu, notes = _summary_cells(records)
+    notes = notes + list(plot_notes)
     pngs = sorted(p.name for p in folder.glob("*.png"))
     thumb = next((t for t in THUMBNAILS if t in pngs), None)
     esc = html.escape
@@ -161,8 +190,9 @@ def add_utilization_pages(results_dir, html_dir, monitor_dir=None, link=True):
             for name, folder in sorted(commits[commit]):
                 dest = dest_root / machine / commit / name
                 shutil.copytree(folder, dest)
+                plot_notes = draw_missing_plots(folder, dest)
                 rel = "/".join(quote(part) for part in (machine, commit, name))
-                parts.append(_row(rel, dest, _read_events(dest / EVENTS_FILE)))
+                parts.append(_row(rel, dest, _read_events(dest / EVENTS_FILE), plot_notes))
             parts.append("</table>")
     index = dest_root / "index.html"
     index.write_text(_PAGE.format(body="\n".join(parts)))
