@@ -34,6 +34,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import shutil
 import tarfile
 import tempfile
@@ -244,7 +245,10 @@ def _copy_or_download(entry, dest, mirror=None, url=None):
     if url is None and mirror is not None:
         source = mirror / entry["archive"]
         if not source.is_file():
-            raise PalletError(f"{source}: not in the mirror {mirror}")
+            where = "" if mirror.is_absolute() else (
+                f" (a relative path, read from {os.getcwd()}: asv runs benchmarks elsewhere;"
+                " give the mirror as an absolute path)")
+            raise PalletError(f"{source}: not in the mirror {mirror}{where}")
         shutil.copyfile(source, dest)
         return str(source)
     url = url or entry["url"]
