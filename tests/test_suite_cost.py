@@ -379,7 +379,9 @@ def test_the_cost_breakdown_reads_asvs_durations_and_setup_caches(tmp_path):
     for name, params, values, samples, number, duration in [
             ("bench_fit.Fit.time_fit", [["'numpy'", "'jax'"]], [0.5, nan],
              [[0.5, 0.5, 0.5], None], [2, None], 12.0),
-            ("bench_fit.Fit.track_nll", [["'numpy'"]], [None], [None], [None], 3.0)]:
+            ("bench_fit.Fit.track_nll", [["'numpy'"]], [None], [None], [None], 3.0),
+            ("bench_fit.Fit.time_wide", [["'numpy'"]], [1.0],
+             [[1.0, 0.8, 1.0, 1.6, 1.0, 1.2, 1.0]], [1], 9.0)]:
         result.add_result({"name": name, "params": params, "version": "1"},
                           BenchmarkResult(result=values, samples=samples, number=number,
                                           errcode=0, stderr="", profile=None),
@@ -389,9 +391,14 @@ def test_the_cost_breakdown_reads_asvs_durations_and_setup_caches(tmp_path):
     result.save(str(tmp_path))
     modules, other = suitecost.breakdown(resultslib.load_file(next(tmp_path.rglob("*env.json"))))
     fit = modules["bench_fit"]
-    assert (fit["wall_s"], fit["cache_s"], fit["timed_s"]) == (15.0, 7.0, 3.0)
-    assert (fit["measured"], fit["skipped"], fit["failed"]) == (1, 1, 1)
+    assert (fit["wall_s"], fit["cache_s"]) == (24.0, 7.0) and fit["timed_s"] == pytest.approx(10.6)
+    assert (fit["measured"], fit["skipped"], fit["failed"]) == (2, 1, 1)
     assert other == {"<build>": 5.0}
+    # Interquartile range over median, widest first; only measured time_ combinations.
+    spreads = suitecost.spreads(resultslib.load_file(next(tmp_path.rglob("*env.json"))))
+    assert [label for _, label in spreads] == ["bench_fit.Fit.time_wide('numpy')",
+                                               "bench_fit.Fit.time_fit('numpy')"]
+    assert spreads[0][0] > 0.05 and spreads[1][0] == 0
 
 
 # --------------------------------------------------------------------------- track_ results once

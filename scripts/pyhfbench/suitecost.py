@@ -5,7 +5,10 @@ benchmark module: asv's recorded wall time (``durations``: every process,
 setup, pilot and sample, setup_cache included), the time inside timed calls
 (samples x number), the rest (interpreter or fork, setup, warm-up, pilot),
 and the combinations measured, skipped (n/a) and failed; with the build and
-install of pyhf where asv recorded it.
+install of pyhf where asv recorded it. Then the costliest benchmarks (asv's
+duration of each, setup_caches included), and the spread of the time_
+combinations: how many have an interquartile range over median of at most
+5 % (issue 19's goal: 90 %), and the widest.
 
 ``imports --python ENV_PYTHON``: what a fresh interpreter of an asv
 environment pays before a benchmark starts (``spawn``): wall and CPU seconds
@@ -69,8 +72,22 @@ def breakdown(results):
     return dict(modules), other
 
 
-def print_breakdown(path):
-    modules, other = breakdown(resultslib.load_file(path))
+def spreads(results):
+    """[(interquartile range / median, label)] of the measured time_ combinations, widest first."""
+    found = []
+    for measurement in results.measurements.values():
+        if (measurement.kind != "time" or measurement.state != resultslib.OK
+                or not measurement.value):
+            continue
+        quartiles = measurement.quantiles()
+        if quartiles is not None:
+            found.append(((quartiles[1] - quartiles[0]) / measurement.value, measurement.label))
+    return sorted(found, reverse=True)
+
+
+def print_breakdown(path, top=12, target=0.05):
+    results = resultslib.load_file(path)
+    modules, other = breakdown(results)
     head = ("module", "wall s", "cache s", "timed s", "rest s", "measured", "n/a", "failed")
     print(f"{head[0]:22} " + " ".join(f"{h:>8}" for h in head[1:]))
     total = defaultdict(float)
@@ -84,6 +101,16 @@ def print_breakdown(path):
               f"{int(m['measured']):8d} {int(m['skipped']):8d} {int(m['failed']):8d}")
     for key, seconds in sorted(other.items()):
         print(f"{key}: {seconds:.0f} s")
+    costliest = sorted(results.durations.items(), key=lambda item: -(item[1] or 0))[:top]
+    print(f"\ncostliest {len(costliest)}:")
+    for key, seconds in costliest:
+        print(f"{seconds or 0:8.0f} s  {key}")
+    found = spreads(results)
+    within = sum(spread <= target for spread, _ in found)
+    share = f" ({100 * within / len(found):.0f} %)" if found else ""
+    print(f"\ntime_ spread <= {100 * target:g} %: {within} of {len(found)}{share}; widest:")
+    for spread, label in found[:top]:
+        print(f"{100 * spread:8.1f} %  {label}")
 
 
 def time_import(python, statement):
@@ -113,12 +140,13 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     results = sub.add_parser("results", help="breakdown of an asv result file")
     results.add_argument("file")
+    results.add_argument("--top", type=int, default=12, help="costliest and widest to list")
     imports = sub.add_parser("imports", help="interpreter start and framework imports")
     imports.add_argument("--python", default=sys.executable, help="an asv environment's python")
     imports.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if args.command == "results":
-        print_breakdown(args.file)
+        print_breakdown(args.file, top=args.top)
     else:
         print_imports(args.python, args.repeats)
     return 0
