@@ -160,6 +160,29 @@ class BackendBenchmark(RecordsSkips):
         return backends.wait_for_device(self.backend, result)
 
 
+class _TimedWith:
+    """A time_ method that sets attributes on the instance asv fetches it from (``timed_with``)."""
+
+    def __init__(self, function, attributes):
+        self.function, self.attributes = function, attributes
+
+    def __get__(self, instance, owner):
+        if instance is None:  # the class's own attribute: the function, for asv and inspect
+            return self.function
+        vars(instance).update(self.attributes)
+        return self.function.__get__(instance, owner)
+
+
+def timed_with(**attributes):
+    """Decorate a time_ method: its process's instance gets ``attributes`` (what ``warm_up``
+    and ``sample_call`` read to warm and size this method's call rather than the class's).
+
+    asv's discovery makes an instance per benchmark and fetches the method from it before
+    ``setup`` (asv_runner's ``discovery._get_benchmark``); that fetch sets them. Put it above
+    the other decorators: it hands them the function."""
+    return lambda function: _TimedWith(function, attributes)
+
+
 class ResultsOnce(BackendBenchmark):
     """A BackendBenchmark whose track_ results are computed once per combination, all in the
     class's setup_cache (``track_results.compute``), not again in every track_ process.
@@ -192,7 +215,7 @@ class ResultsOnce(BackendBenchmark):
         return self._results[name]
 
 
-__all__ = ["BackendBenchmark", "ResultsOnce", "quick", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "require_budget", "with_params"]
+__all__ = ["BackendBenchmark", "ResultsOnce", "quick", "timed_with", "FIT_LIKELIHOODS", "OUTSIDE_QUICK_BUDGET", "SkipNotImplemented", "SUITE_SIZE", "require_budget", "with_params"]
 
 
 def with_params(base, names, values):

@@ -16,9 +16,18 @@ from pyhfbench import asvconf, machines, mainjob
 
 
 def test_fast_calls_are_batched_until_a_sample_is_long_enough():
-    number, repeat = sampling.plan([1e-4] * 7, samples=7)
+    number, repeat = sampling.plan([1e-4] * 7, samples=3)
     assert number * 1e-4 >= sampling.MIN_SAMPLE_SECONDS
-    assert repeat == (7, 7, 0.0)  # exactly 7 samples: asv's time budget never cuts in
+    assert repeat == (3, 3, 0.0)  # exactly 3 samples: asv's time budget never cuts in
+
+
+def test_cheap_samples_are_more_under_the_default_sampling_only():
+    # 11 samples of 20 ms fit in the spare 1.5 s; a lighter sampling asked for stays as asked.
+    assert sampling.plan([0.02] * 7, samples=sampling.DEFAULT_SAMPLES)[1] == (11, 11, 0.0)
+    assert sampling.plan([0.02] * 7, samples=5)[1] == (5, 5, 0.0)
+    # 0.15 s samples: 10 of them fit; 0.25 s samples: 6 would, the default 7 stay.
+    assert sampling.plan([0.15] * 7, samples=sampling.DEFAULT_SAMPLES)[1] == (10, 10, 0.0)
+    assert sampling.plan([0.25] * 7, samples=sampling.DEFAULT_SAMPLES)[1] == (7, 7, 0.0)
 
 
 def test_a_noisy_pilot_asks_for_more_calls_per_sample():
@@ -175,6 +184,53 @@ def test_the_paired_worker_warms_up_a_time_benchmark_as_asv_does_and_a_track_not
     assert _Counting.warmed == []
     paired_worker.prepare("counting_bench", "_Counting", "time_it", ["numpy", "cpu", 1])()
     assert _Counting.warmed == [(1, 0)]
+
+
+class _TwoCalls(common.BackendBenchmark):
+    params = [["numpy"], ["cpu"]]
+    param_names = ["backend", "device"]
+    kind = "a"
+
+    @classmethod
+    def reset(cls):
+        cls.warmed, cls.piloted = [], []
+
+    def warm_up(self):
+        type(self).warmed.append(self.kind)
+
+    def sample_call(self):
+        type(self).piloted.append(self.kind)
+
+    def time_a(self, *params):
+        pass
+
+    @common.timed_with(kind="b")
+    def time_b(self, *params):
+        pass
+
+
+@pytest.mark.parametrize("method", ["time_a", "time_b"])
+def test_a_time_method_warms_up_and_sizes_its_own_call(method, monkeypatch):
+    pytest.importorskip("pyhf")
+    import types
+
+    from asv_runner.discovery import _get_benchmark
+    from benchmarks.support import paired_worker
+
+    module = types.ModuleType("benchmarks.two_calls")
+    module._TwoCalls = _TwoCalls
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    kind = method[-1]
+    _TwoCalls.reset()
+    benchmark = _get_benchmark(method, module, _TwoCalls, getattr(_TwoCalls, method))
+    assert benchmark.name == f"two_calls._TwoCalls.{method}"
+    benchmark.set_param_idx(0)
+    assert not benchmark.do_setup() and benchmark.number >= 1
+    assert _TwoCalls.warmed == [kind] and set(_TwoCalls.piloted) == {kind}
+    _TwoCalls.reset()
+    paired_worker.prepare(module.__name__, "_TwoCalls", method, ["numpy", "cpu"])()
+    assert _TwoCalls.warmed == [kind]
+    assert _TwoCalls.kind == "a"  # set on the instance, never on the class
 
 
 def test_setting_the_active_backend_again_is_a_no_op(monkeypatch):
