@@ -16,18 +16,9 @@ from pyhfbench import asvconf, machines, mainjob
 
 
 def test_fast_calls_are_batched_until_a_sample_is_long_enough():
-    number, repeat = sampling.plan([1e-4] * 7, samples=3)
+    number, repeat = sampling.plan([1e-4] * 7, samples=7)
     assert number * 1e-4 >= sampling.MIN_SAMPLE_SECONDS
-    assert repeat == (3, 3, 0.0)  # exactly 3 samples: asv's time budget never cuts in
-
-
-def test_cheap_samples_are_more_under_the_default_sampling_only():
-    # 11 samples of 20 ms fit in the spare 1.5 s; a lighter sampling asked for stays as asked.
-    assert sampling.plan([0.02] * 7, samples=sampling.DEFAULT_SAMPLES)[1] == (11, 11, 0.0)
-    assert sampling.plan([0.02] * 7, samples=5)[1] == (5, 5, 0.0)
-    # 0.15 s samples: 10 of them fit; 0.25 s samples: 6 would, the default 7 stay.
-    assert sampling.plan([0.15] * 7, samples=sampling.DEFAULT_SAMPLES)[1] == (10, 10, 0.0)
-    assert sampling.plan([0.25] * 7, samples=sampling.DEFAULT_SAMPLES)[1] == (7, 7, 0.0)
+    assert repeat == (7, 7, 0.0)  # exactly 7 samples: asv's time budget never cuts in
 
 
 def test_a_noisy_pilot_asks_for_more_calls_per_sample():

@@ -11,9 +11,7 @@ sized once per process, from a short pilot of the warm call it times:
   never more calls than fit in ``MAX_SAMPLE_SECONDS``;
 * ``repeat`` (samples): ``PYHF_BENCH_SAMPLES`` (default 7, enough for a
   quartile spread), fewer (but at least ``MIN_SAMPLES``) where the samples
-  would take more than ``SLOW_SECONDS`` together; with the default, up to
-  ``MORE_SAMPLES`` where they all fit in ``SPARE_SECONDS``: two slow samples
-  of 7 (a load burst) move the upper quartile, two of 11 do not.
+  would take more than ``SLOW_SECONDS`` together.
 
 asv_runner 0.3.2 reruns ``setup`` before every timed call when ``number`` is
 above 1 (asv#966), so ``setup`` must be cheap after its first call
@@ -36,12 +34,6 @@ MAX_SAMPLE_SECONDS = 0.25
 #: Beyond this for all samples of a combination, take fewer samples (never under MIN_SAMPLES):
 #: at 60 s the slowest fits (Minuit on staus, 4.5 s a call) cost 45 s per combination.
 SLOW_SECONDS = 20.0
-#: Samples taken, with the default PYHF_BENCH_SAMPLES, where all of them last at most
-#: SPARE_SECONDS. In a whole-suite run on the 2-core VM, 2 of 7 samples of a combination ran
-#: 20 to 50 % slower than the others for a third of the combinations over 5 % spread
-#: (docs/suite-cost.md); with 11 the quartiles are those of the other 9.
-MORE_SAMPLES = 11
-SPARE_SECONDS = 1.5
 PILOT_CALLS = 7
 PILOT_SECONDS = 0.3
 #: Calls before the pilot, for this long. Without it the first samples of a microsecond
@@ -95,7 +87,5 @@ def plan(call_times, samples=None):
     sample_seconds = number * per_call
     if samples * sample_seconds > SLOW_SECONDS:
         samples = max(MIN_SAMPLES, math.floor(SLOW_SECONDS / sample_seconds))
-    elif samples == DEFAULT_SAMPLES:  # a lighter sampling asked for (the main job's 3) stays so
-        samples = max(samples, min(MORE_SAMPLES, math.floor(SPARE_SECONDS / sample_seconds)))
     # min = max samples: asv's max_time then never cuts a result short.
     return number, (samples, samples, 0.0)
