@@ -86,7 +86,13 @@ class BackendBenchmark(RecordsSkips):
             self._sampling = NOT_SIZED
             self._warmed = False
         if not self.prepare_lazily:
-            self.ensure_prepared()
+            try:
+                self.ensure_prepared()
+            except NotImplementedError:
+                # A skip: asv still reads number, repeat and min_run_count, which must not
+                # prepare again (the skip raised there would be a failure).
+                self._prepared_for = None
+                raise
 
     #: True: ``setup`` leaves ``setup_once`` to asv's first read of its sampling (time_ only).
     prepare_lazily = False
