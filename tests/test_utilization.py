@@ -4,8 +4,10 @@ NVML is faked (per pynvml call, tests/helpers/monitor_fakes.py) only to exercise
 the GPU tracks on a machine without a GPU.
 """
 
+import importlib.util
 import inspect
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -84,7 +86,7 @@ def test_a_workload_under_the_sampler_writes_its_series(asv_like_env):
 def test_every_workload_runs_on_numpy(asv_like_env, monkeypatch, workload, extra):
     monkeypatch.setitem(ut.N_TOYS, "cpu", 1)
     monkeypatch.setitem(ut.INTERPOLATION_SIZES, "cpu", (10, 5, 50, 10))
-    result = ut.measure_one(workload, "numpy", "cpu", extra, seconds=0.05, plots=False)
+    result = ut.measure_one(workload, "numpy", "cpu", extra, seconds=0.05)
     assert result["status"] == "ok", result
     assert result["summary"]["calls"] >= 1
 
@@ -178,8 +180,7 @@ def fake_gpu_entry(monkeypatch, fail_after=None, n_gpus=2):
     monkeypatch.setitem(ut.INTERPOLATION_SIZES, "cpu", (10, 5, 50, 10))
     if fail_after is not None:
         fake.gpus[0].fail_code, fake.gpus[0].fail_after = pynvml.NVML_ERROR_GPU_IS_LOST, fail_after
-    entry = ut.measure_one("interpolation", "numpy", "cpu", ("0",), seconds=0.4, interval=0.05,
-                           plots=False)
+    entry = ut.measure_one("interpolation", "numpy", "cpu", ("0",), seconds=0.4, interval=0.05)
     assert entry["status"] == "ok"
     return {ut.cache_key("numpy", "gpu", "0"): entry}
 
@@ -370,19 +371,17 @@ def test_utilization_pages_after_publish(numpy_cache, tmp_path):
 def test_pages_draw_plots_into_the_copy_of_a_read_only_series_and_note_a_broken_one(
         monkeypatch, tmp_path):
     pytest.importorskip("matplotlib")
-    from benchmarks.support import monitor_plots
     from pyhfbench.utilization_pages import add_utilization_pages
 
-    draw = monitor_plots.draw_plots
-
-    def read_only_results(events_path, out_dir=None):  # this test runs as root: chmod can't
-        if out_dir is None and "read-only" in str(events_path):
-            raise PermissionError(13, "Permission denied", str(events_path))
-        return draw(events_path, out_dir)
-
-    monkeypatch.setattr(monitor_plots, "draw_plots", read_only_results)
-
     series = tmp_path / "results" / "box-cpu" / "utilization" / COMMIT
+    copy = shutil.copy2
+
+    def read_only_results(source, destination):  # this test runs as root: chmod can't
+        if Path(destination).is_relative_to(series / "read-only"):
+            raise PermissionError(13, "Permission denied", str(destination))
+        return copy(source, destination)
+
+    monkeypatch.setattr(shutil, "copy2", read_only_results)
     for name in ("read-only", "broken"):
         (series / name).mkdir(parents=True)
     with monitor.Sampler(interval=0.05, events_path=series / "read-only" / monitor.EVENTS_FILE,
@@ -411,9 +410,11 @@ def test_scripts_monitor_workload_and_pages(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(ut.INTERPOLATION_SIZES, "cpu", (10, 5, 50, 10))
     out = tmp_path / "w"
     assert monitor_cli.main(["workload", "interpolation", "--param", "4p", "--seconds", "0.1",
-                             "--interval", "0.02", "--out", str(out), "--no-plots"]) == 0
+                             "--interval", "0.02", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "interpolation-numpy-cpu-4p:" in printed and "CPU: mean" in printed
+    if importlib.util.find_spec("matplotlib"):
+        assert "plots" in printed and (out / "CPU_Utilization.png").is_file()
     assert monitor.read_events(out / monitor.EVENTS_FILE)[-1]["event"] == "stop"
     assert monitor_cli.main(["workload", "logpdf"]) == 2  # precision and batch size missing
     assert monitor_cli.main(["workload", "fit", "--device", "gpu"]) == 0

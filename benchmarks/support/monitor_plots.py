@@ -85,6 +85,17 @@ def _save(plt, fig, ax, path, drew):
     return path
 
 
+def draw_plots_or_note(events_path, notes, out_dir=None):
+    """``draw_plots``, or none and a note in ``notes`` on why (no matplotlib, a broken series)."""
+    try:
+        return draw_plots(events_path, out_dir)
+    except ImportError as err:
+        notes.append(f"no plots: {err}")
+    except Exception as err:
+        notes.append(f"plots failed: {type(err).__name__}: {err}")
+    return []
+
+
 def draw_plots(events_path, out_dir=None):
     """Draw the PNGs for ``events_path`` into ``out_dir`` (default: beside it); return their paths."""
     import matplotlib

@@ -212,8 +212,7 @@ def series_name(workload, backend, device, extra=()):
     return "-".join([workload, backend, device] + [str(e) for e in extra])
 
 
-def measure_one(workload, backend, device, extra=(), seconds=None, interval=None, events_dir=None,
-                plots=False):
+def measure_one(workload, backend, device, extra=(), seconds=None, interval=None, events_dir=None):
     """Run one workload under the sampler in this process: {"status": ..., "summary"/"reason"}."""
     seconds = min_seconds() if seconds is None else seconds
     bench = WORKLOADS[workload]()
@@ -242,15 +241,6 @@ def measure_one(workload, backend, device, extra=(), seconds=None, interval=None
     summary = sampler.summary()
     summary.update(calls=calls, seconds_per_call=elapsed / calls, workload=meta,
                    series=None if events_dir is None else str(events_dir))
-    if events_path is not None and plots:
-        try:
-            from . import monitor_plots
-
-            summary["plots"] = [str(p) for p in monitor_plots.draw_plots(events_path)]
-        except ImportError as err:
-            summary["notes"].append(f"no plots: {err}")
-        except Exception as err:
-            summary["notes"].append(f"plots failed: {type(err).__name__}: {err}")
     return {"status": "ok", "summary": summary}
 
 

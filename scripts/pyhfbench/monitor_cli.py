@@ -69,15 +69,9 @@ def format_summary(summary):
 
 
 def _draw(events_path, notes, out_dir=None):
-    try:
-        from benchmarks.support import monitor_plots
+    from benchmarks.support import monitor_plots
 
-        return monitor_plots.draw_plots(events_path, out_dir)
-    except ImportError as err:
-        notes.append(f"no plots: {err}")
-    except Exception as err:
-        notes.append(f"plots failed: {type(err).__name__}: {err}")
-    return []
+    return monitor_plots.draw_plots_or_note(events_path, notes, out_dir)
 
 
 def _out_dir(args, name):
@@ -136,14 +130,16 @@ def cmd_workload(args):
     out = _out_dir(args, name)
     result = utilization.measure_one(args.name, args.backend, args.device, tuple(extra),
                                      seconds=args.seconds, interval=args.interval,
-                                     events_dir=out, plots=not args.no_plots)
+                                     events_dir=out)
     if result["status"] != "ok":
         print(f"{result['status']}: {result['reason']}")
         return 1 if result["status"] == "error" else 0
     summary = result["summary"]
+    events = out / _monitor().EVENTS_FILE
+    plots = [] if args.no_plots else _draw(events, summary["notes"])
     print(f"{name}: {summary['calls']} calls, {summary['seconds_per_call']:.4f} s per call")
     print(format_summary(summary))
-    print(f"time series: {out / 'events.jsonl'}")
+    print(f"time series: {events}" + (f" and {len(plots)} plots" if plots else ""))
     return 0
 
 

@@ -75,29 +75,25 @@ def _summary_cells(records):
 
 
 def draw_missing_plots(folder, copy):
-    """Draw the plots of the series in ``folder`` where it has none, and put them in ``copy``.
+    """Draw the plots of ``copy``, the published copy of the series in ``folder``, if it has none.
 
-    Drawn beside the series, so that the next publish copies them instead of drawing them
-    again; where ``folder`` cannot be written to, into ``copy`` only. Returns notes on what
+    They go back beside the series too, so that the next publish copies them instead of
+    drawing them again (not where ``folder`` cannot be written to). Returns notes on what
     went wrong (a broken series gets a note on its row, not a failed publish).
     """
-    if any(folder.glob("*.png")):
+    if any(copy.glob("*.png")):
         return []
-    events = folder / EVENTS_FILE
+    notes = []
     try:
         plots = support_module("monitor_plots")
-        try:
-            drawn = plots.draw_plots(events)
-        except OSError:
-            drawn = []
-            plots.draw_plots(events, out_dir=copy)
-        for png in drawn:
-            shutil.copy2(png, copy)
     except ImportError as err:
         return [f"no plots: {err}"]
-    except Exception as err:
-        return [f"plots failed: {type(err).__name__}: {err}"]
-    return []
+    for png in plots.draw_plots_or_note(copy / EVENTS_FILE, notes):
+        try:
+            shutil.copy2(png, folder)
+        except OSError:
+            break  # read-only results: the next publish draws them again
+    return notes
 
 
 def _row(rel, folder, records, plot_notes=()):
