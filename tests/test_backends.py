@@ -159,6 +159,9 @@ def test_pairs_outside_the_quick_budget_skip_with_the_reason_only_in_the_quick_s
     monkeypatch.setattr(common, "SUITE_SIZE", "quick")
     with pytest.raises(NotImplementedError, match="TensorFlow with Minuit.*PYHF_BENCH_SIZE=full"):
         MaximumLikelihoodFit().setup(None, "tensorflow", "cpu", "minuit", "generated/small")
+    with pytest.raises(NotImplementedError, match="PyTorch with Minuit.*PYHF_BENCH_SIZE=full"):
+        MaximumLikelihoodFit().setup(None, "pytorch", "cpu", "minuit", "generated/small")
+    MaximumLikelihoodFit().setup(None, "pytorch", "cpu", "scipy", "generated/small")
 
     monkeypatch.setattr(common, "SUITE_SIZE", "full")
     bench = MaximumLikelihoodFit()
