@@ -21,7 +21,8 @@ TOY_LIKELIHOODS = ["sbottom/RegionB"]
 N_TOYS = 10
 WARM_UP_TOYS = 2
 #: JAX compiles the toys' sampling for their number: warmed up with 2, its first timed call
-#: compiled for 10 (1.48 s against 0.59 and 0.58 s for the next two, JAX's cache empty).
+#: compiled for 10 (1.06 s against 0.54 and 0.52 s for the next two; warmed up with 10:
+#: 0.50, 0.50, 0.49 s; JAX's cache off, pyhf b3dc4bb2, docs/suite-cost.md).
 WARM_UP_WITH_ALL_TOYS = {"jax"}
 #: The same toys in every call: the time of a call then depends on the code, not on which
 #: toys were drawn (the fits of some toys take more iterations).
