@@ -102,17 +102,11 @@ def test_clock_is_cpu_for_one_thread_and_wall_for_gpu_or_threads():
     assert paired.choose_clock("cpu", [{"other_threads": 0.4}, {"other_threads": 0.0}]) == "wall"
 
 
-def measure_as_the_nightly(baseline, candidate, rule, progress=None):
-    clock, samples = paired.alternate(baseline, candidate, rule.confirm_pairs, progress=progress,
-                                      generations=rule.confirm_generations)
-    return clock, samples, lambda used: paired.decide(
-        samples, used, rule.confirm_threshold, rule.confirm_confidence, rule.confirm_generations)
-
-
 def test_paired_run_confirms_a_real_slowdown(fake):
-    clock, _, decide = measure_as_the_nightly(fake(1.0), fake(1.6), gate_rules.Rule())
+    rule = gate_rules.Rule()
+    clock, samples = paired.measure_by_rule(fake(1.0), fake(1.6), rule)
     assert clock == "cpu"
-    verdict = decide(clock)
+    verdict = paired.decide_by_rule(samples, clock, rule)
     assert verdict["confirmed"], paired.describe(verdict)
     assert 1.3 < verdict["ratio"] < 1.9
 
@@ -132,14 +126,15 @@ def test_paired_run_rejects_a_one_off_load_spike(fake):
 
     # As the nightly measures: with fresh workers per generation, since one worker can be
     # slower than its twin for its whole life (x1.16 seen in CI with a single generation).
+    rule = gate_rules.Rule()
     try:
-        clock, _, decide = measure_as_the_nightly(fake(1.0), fake(1.0), gate_rules.Rule(), load)
+        clock, samples = paired.measure_by_rule(fake(1.0), fake(1.0), rule, progress=load)
     finally:
         for hog in hogs:
             hog.kill()
             hog.wait()
     for used in (clock, "wall"):
-        verdict = decide(used)
+        verdict = paired.decide_by_rule(samples, used, rule)
         assert not verdict["confirmed"], paired.describe(verdict)
 
 

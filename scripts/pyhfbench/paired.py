@@ -338,7 +338,17 @@ def confirm_finding(finding, env, mirror, scratch, rule, extra_env=None, progres
     installs = {c: install_commit(env, mirror, c, install_path(scratch, c))
                 for c in (finding.baseline_commit, finding.commit)}
     baseline, candidate = sides_for(finding, env, installs, extra_env)
-    clock, samples = alternate(baseline, candidate, rule.confirm_pairs, device_of(finding),
-                               progress, generations=rule.confirm_generations)
+    clock, samples = measure_by_rule(baseline, candidate, rule, device_of(finding), progress)
+    return decide_by_rule(samples, clock, rule)
+
+
+def measure_by_rule(baseline, candidate, rule, device="cpu", progress=None):
+    """(clock, pair samples) as ``rule``'s confirmation takes them: its pairs, in its generations."""
+    return alternate(baseline, candidate, rule.confirm_pairs, device, progress,
+                     generations=rule.confirm_generations)
+
+
+def decide_by_rule(samples, clock, rule):
+    """``decide`` with ``rule``'s confirmation threshold, confidence and generations."""
     return decide(samples, clock, rule.confirm_threshold, rule.confirm_confidence,
                   rule.confirm_generations)
