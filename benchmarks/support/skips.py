@@ -14,7 +14,7 @@ from pathlib import Path
 
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from . import settings
+from . import provenance, settings
 
 SKIP_LOG_ENV = settings.SKIP_LOG
 
@@ -66,6 +66,8 @@ def recording(setup):
 
     @functools.wraps(setup)
     def wrapper(self, *params):
+        # Every benchmark process passes here first: the place to record its stack.
+        provenance.record_once()
         depth = getattr(self, "_skip_record_depth", 0)
         self._skip_record_depth = depth + 1
         try:

@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from . import stack as stacklib
 from .support import settings, support_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,9 @@ def asv_repository(repo, mirrors_dir=MIRRORS_DIR):
 #: Requirement sets for asv's matrix, by name. "cpu" is the committed default.
 MATRIX_PRESETS = {
     "cpu": None,
+    # What a user of pyhf main installs today: its two backends, newest releases, newest
+    # Python (scripts/main-job's and scripts/nightly's default, pinned per night: stack.py).
+    "current": stacklib.CURRENT_MATRIX,
     # Just enough to run the numpy backend (and show the others as skipped).
     "numpy": {
         "numpy": [""], "scipy": [""], "iminuit": [""], "threadpoolctl": [""],
@@ -147,12 +151,13 @@ def load_committed_config(path=COMMITTED_CONFIG):
 
 
 def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_dir=None,
-                  env_dir=None, base=None, launch_method="auto", gpu=None):
+                  env_dir=None, base=None, launch_method="auto", gpu=None, stack=None):
     """The committed configuration with the given overrides; paths made absolute.
 
     ``repo`` is a URL or a local path, ``matrix`` a preset name from
     MATRIX_PRESETS or a dict of requirements. ``launch_method`` "auto" is
-    ``launch_method_for(matrix, gpu)`` (``gpu`` None: ask this host).
+    ``launch_method_for(matrix, gpu)`` (``gpu`` None: ask this host). ``stack`` (a
+    ``stack.Stack``) sets the Python and pins its packages in the matrix.
     """
     preset = matrix if isinstance(matrix, str) else None
     config = dict(base or load_committed_config())
@@ -174,6 +179,9 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
             matrix = MATRIX_PRESETS[matrix]
         if matrix is not None:
             config["matrix"] = {"req": {**dict(matrix), **asv_runner_requirement()}}
+    if stack is not None:
+        config["pythons"] = [stack.python]
+        config["matrix"] = {"req": stack.matrix(config["matrix"]["req"])}
     if launch_method == "auto":
         launch_method = launch_method_for(preset, gpu)
     if launch_method is not None:
@@ -187,6 +195,19 @@ def derive_config(repo=None, branches=None, matrix=None, results_dir=None, html_
     for key in ("benchmark_dir", "env_dir", "results_dir", "html_dir"):
         config[key] = os.path.abspath(os.path.join(REPO_ROOT, os.path.expanduser(config[key])))
     return config
+
+
+def matrix_requirements(matrix=None, base=None):
+    """asv's matrix ``req`` of preset ``matrix`` (None or "cpu": the committed one)."""
+    preset = MATRIX_PRESETS[matrix] if matrix else None
+    if preset is None:
+        return dict((base or load_committed_config())["matrix"]["req"])
+    return {**dict(preset), **asv_runner_requirement()}
+
+
+def committed_python(base=None):
+    """The Python the committed configuration names (the matrix presets were written for it)."""
+    return (base or load_committed_config())["pythons"][0]
 
 
 def asv_runner_requirement():
@@ -222,14 +243,27 @@ def main(argv=None):
     parser.add_argument("--launch-method", default="auto", choices=["auto", "spawn", "forkserver"],
                         help="asv launch_method (default auto: spawn on a GPU host or with the cuda "
                         "preset, forkserver elsewhere)")
+    parser.add_argument("--stack", metavar="FILE",
+                        help="pin the stack: name==version lines (python==3.N for the Python); "
+                        "what it leaves out takes the newest release (pip resolves it)")
     parser.add_argument("--output", default=str(REPO_ROOT / ".asv" / "asv.local.json"),
                         help="where to write it (default: .asv/asv.local.json)")
     args = parser.parse_args(argv)
     try:
+        stack, python = None, None
+        if args.stack:
+            stack, python = stacklib.choose(matrix_requirements(args.matrix), args.stack,
+                                            python=committed_python())
         config = derive_config(args.repo, args.branches, args.matrix, args.results_dir,
-                               args.html_dir, args.env_dir, launch_method=args.launch_method)
-    except ValueError as err:  # RepositoryError too
+                               args.html_dir, args.env_dir, launch_method=args.launch_method,
+                               stack=stack)
+    except ValueError as err:  # RepositoryError and StackError too
         parser.error(str(err))
     dest = write_config(config, args.output)
     print(dest)
+    if stack is not None:
+        import sys
+
+        print(f"stack: {stack.describe()}; asv finds python{stack.python} on PATH: "
+              f"export PATH={Path(python).parent}:$PATH", file=sys.stderr)
     return 0

@@ -17,7 +17,7 @@ DEFAULT_COMMIT_URL = "https://github.com/scikit-hep/pyhf/commit/"
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BROKEN = 0, 1, 2
 
 REGRESSION_KINDS = ("slower", "more_instructions", "more_memory", "worse", "result_changed", "newly_failing",
-                    "failing", "newly_skipped", "build_failed")
+                    "failing", "newly_skipped", "build_failed", "upstream")
 INFO_KINDS = ("removed", "still_failing", "recovered", "faster", "fewer_instructions",
               "less_memory",
               "first_measurement", "unconfirmed")
@@ -32,6 +32,7 @@ TITLES = {
     "failing": "Failing (no earlier good measurement)",
     "newly_skipped": "Newly n/a (measured before; not a removal by pyhf)",
     "build_failed": "Commit does not build",
+    "upstream": "Upstream: a new release changed pyhf's speed, results or build (not a pyhf commit)",
     "not_measured": "Not measured (no results: the run broke)",
     "nothing_measured": "Nothing measured (every selected benchmark n/a or failed: the run broke)",
 }
@@ -57,6 +58,8 @@ class Finding:
     candidate: bool = False  # slower only as a candidate for the paired confirmation
     explanation: dict = None  # scripts/nightly: where the cost went (explain.py)
     bisection: dict = None  # scripts/nightly: the range's first commit that shows it (bisection.py)
+    stack: dict = None  # {"before": {...}, "after": {...}}: Python and package versions measured in
+    upstream: dict = None  # kind upstream: {"packages": [[name, old, new]], "change": kind}
 
     @property
     def is_regression(self):
@@ -174,6 +177,7 @@ class Report:
         for error in self.errors:
             lines.append(f"> **Error:** {error}")
             lines.append("")
+        lines += self._stacks_section()
         for key in ("not_measured", "nothing_measured"):
             if getattr(self, key):
                 lines += [f"## {TITLES[key]}", "", "| commit |", "| --- |"]
@@ -194,7 +198,8 @@ class Report:
                 lines.append("| " + " | ".join([
                     f.kind.replace("_", " "), _code(f.benchmark), _params_md(f.params),
                     _fmt(f.before), _fmt(f.after), "—" if f.ratio is None else f"{f.ratio:.3f}",
-                    self.range_link(f.baseline_commit, f.commit), f.detail or ""]) + " |")
+                    self.range_link(f.baseline_commit, f.commit),
+                    self.with_stack(f, f.detail or "")]) + " |")
             lines.append("")
         if self.rules:
             lines.append("<details><summary>Gate rules</summary>")
@@ -206,14 +211,63 @@ class Report:
             lines.append("")
         return "\n".join(lines)
 
+    def stack_labels(self):
+        """{described stack: "A"}, in order of appearance over findings and information."""
+        labels = {}
+        for f in self.findings + self.info:
+            for side in ("before", "after"):
+                shown = (f.stack or {}).get(side)
+                if shown:
+                    labels.setdefault(resultslib.describe_shown(shown), chr(ord("A") + len(labels) % 26))
+        return labels
+
+    def stack_note(self, finding):
+        """'stack A' or 'stacks A -> B': what the finding was measured with."""
+        labels = self.stack_labels()
+        sides = [labels.get(resultslib.describe_shown((finding.stack or {}).get(side)))
+                 for side in ("before", "after") if (finding.stack or {}).get(side)]
+        sides = list(dict.fromkeys(sides))
+        if not sides:
+            return "stack not recorded"
+        return f"stack {sides[0]}" if len(sides) == 1 else f"stacks {' -> '.join(sides)}"
+
+    def with_stack(self, finding, note):
+        """``note`` led by the finding's stack, where one was recorded."""
+        if not finding.stack:
+            return note
+        return f"{self.stack_note(finding)}. {note}" if note else self.stack_note(finding)
+
+    def _stacks_section(self):
+        labels = self.stack_labels()
+        if not labels:
+            return []
+        lines = ["## Stacks measured in", ""]
+        lines += [f"- **{label}**: {text}" for text, label in labels.items()]
+        return lines + [""]
+
     def _section(self, kind, items):
         lines = [f"## {TITLES[kind]}: {len(items)}", ""]
+        if kind == "upstream":
+            lines.append("| what changed | benchmark | parameters | old stack | new stack | ratio "
+                         "| commit | note |")
+            lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+            for f in items:
+                ratio = "—" if f.ratio is None else f"{f.ratio:.3f}"
+                changed = ", ".join(f"{n} {b or 'none'} → {a or 'none'}"
+                                    for n, b, a in (f.upstream or {}).get("packages", []))
+                lines.append("| " + " | ".join([
+                    changed or "—", _code(f.benchmark), _params_md(f.params), _fmt(f.before),
+                    _fmt(f.after), ratio, self.commit_link(f.commit),
+                    f"{self.stack_note(f)}: {f.detail}"]) + " |")
+            lines.append("")
+            return lines
         if kind == "build_failed":
             lines.append("| commit | last commit that built | note |")
             lines.append("| --- | --- | --- |")
             for f in items:
                 lines.append(f"| {self.commit_link(f.commit)} | "
-                             f"{self.commit_link(f.baseline_commit)} | {f.detail} |")
+                             f"{self.commit_link(f.baseline_commit)} | {f.detail} "
+                             f"({self.stack_note(f)}) |")
             lines.append("")
             return lines
         lines.append("| benchmark | parameters | before | after | ratio | p-value | commits | note |")
@@ -226,7 +280,7 @@ class Report:
             lines.append("| " + " | ".join([
                 _code(f.benchmark), _params_md(f.params), _fmt(f.before), _fmt(f.after),
                 ratio, p, self.range_link(f.baseline_commit, f.commit),
-                explain_report.graph_note(self, f)]) + " |")
+                self.with_stack(f, explain_report.graph_note(self, f))]) + " |")
         lines.append("")
         for f in items:
             lines += explain_report.details(self, f)

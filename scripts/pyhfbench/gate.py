@@ -504,6 +504,18 @@ def nothing_measured(loaded, commits, selected):
     return empty
 
 
+def annotate_stacks(items, stacks, before_env=None):
+    """Set each finding's ``stack``: the Python and packages its two sides were measured with
+    (``stacks``: results.load_stacks; ``before_env``: the baseline's environment, where it is
+    another one)."""
+    for item in items:
+        after = stacks.get((item.commit, item.env_name))
+        before = stacks.get((item.baseline_commit, before_env or item.env_name)) \
+            if item.baseline_commit else None
+        item.stack = {"before": before.shown() if before else None,
+                      "after": after.shown() if after else None}
+
+
 def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch="main",
              bench=None, rules=None, report_dir=DEFAULT_REPORT_DIR, commit_url=DEFAULT_COMMIT_URL,
              baseline_results_dir=None, write=True, confirming=False):
@@ -565,6 +577,8 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
             lookup = env_lookup
         gate.evaluate(series, [c for c in new if c not in not_measured], lookup)
     errors += gate.errors
+    annotate_stacks(gate.findings + gate.info, resultslib.load_stacks(
+        results_dir, machine, on_error=lambda path, err: errors.append(str(err))))
 
     order = {c: i for i, c in enumerate(known)}
     gate.findings.sort(key=lambda f: (order.get(f.commit, -1), REGRESSION_KINDS.index(f.kind),

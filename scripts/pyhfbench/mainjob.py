@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from . import asvconf, dashboard, localrepo
+from . import stack as stacklib
 from . import results as resultslib
 from .support import settings, support_module
 
@@ -225,7 +226,12 @@ def main(argv=None):
                         help="without --pyhf: the PyPI releases to build a repository from")
     parser.add_argument("--mirror", default=settings.pallet_mirror(),
                         help="local pallet mirror (default: ../shared/pallets if present)")
-    parser.add_argument("--matrix", default="cpu", help="requirement preset of scripts/asvconf")
+    parser.add_argument("--matrix", help="requirement preset of scripts/asvconf, on the Python "
+                        "asv.conf.json names (default: 'current', pyhf main's backends on the "
+                        "newest Python here that pyhf supports)")
+    parser.add_argument("--stack", metavar="FILE",
+                        help="pin the stack: name==version lines (python==3.N for the Python); "
+                        "packages it leaves out take their newest releases")
     parser.add_argument("--machine", help="asv machine name (default: this host's name)")
     parser.add_argument("--bench", action="append",
                         help="only benchmarks matching this regex (repeatable; default: the quick suite)")
@@ -253,12 +259,18 @@ def main(argv=None):
             pyhf_repo = mirror_history(args.pyhf, WORK_DIR / "pyhf-history.git")
             commits = resolve_revisions(pyhf_repo, args.revisions)
             print(f"pyhf's history from {args.pyhf}: {' '.join(args.revisions)}")
-            derived = asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix, branches=BRANCHES)
         else:
             pyhf_repo = WORK_DIR / "pyhf"
             ensure_local_repo(pyhf_repo, args.releases)
             commits = resolve_revisions(pyhf_repo, [f"v{v}" for v in args.releases])
-            derived = asvconf.derive_config(repo=pyhf_repo, matrix=args.matrix)
+        preset = args.matrix or "current"
+        stack, python = stacklib.choose(
+            asvconf.matrix_requirements(preset), args.stack, repo=pyhf_repo,
+            python=asvconf.committed_python() if args.matrix else None)
+        print(f"Stack: {stack.describe()} (from {stack.source})")
+        os.environ.update(stacklib.path_env(python))  # asv finds python3.N on PATH
+        derived = asvconf.derive_config(repo=pyhf_repo, matrix=preset, stack=stack,
+                                        branches=BRANCHES if args.pyhf else None)
         localrepo.refresh_asv_clones(derived["env_dir"], pyhf_repo)
         hashfile = WORK_DIR / "commits.txt"
         hashfile.write_text("\n".join(commits) + "\n")
@@ -288,7 +300,7 @@ def main(argv=None):
             walls.append((label, time.perf_counter() - started_run))
         results_dir, html_dir = Path(derived["results_dir"]), Path(derived["html_dir"])
         utilization, report = publish(config, results_dir, html_dir, machine)
-    except (MainJobError, localrepo.LocalRepoError) as err:
+    except (MainJobError, localrepo.LocalRepoError, stacklib.StackError) as err:
         print(f"main-job: {err}", file=sys.stderr)
         return 2
     print(f"\nResults: {results_dir}/{machine}")

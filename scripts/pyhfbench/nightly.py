@@ -19,6 +19,8 @@ from pathlib import Path
 from . import asvconf, dashboard, history, regressions_page
 from . import gate as gatelib
 from . import results as resultslib
+from . import stack as stacklib
+from . import upstream as upstreamlib
 from .machines import bench_regexes, default_machine_name, gpu_results_stored, name_says_gpu
 from .runtools import (Log, NightlyError, RunLock, _redact, atomic_write_json, describe_exit,
                        git, read_json, run_cmd, stamp, utcnow)
@@ -67,19 +69,21 @@ class Nightly(Verdicts):
         self.tag_names = {}
         self.report = None  # the gate's Report, once it ran
         self.published = False
+        self.stack_path = self.workdir / "stack.json"  # the stack pyhf's commits are measured in
         self.summary = {"machine": self.machine, "started_at": utcnow().isoformat(
             timespec="seconds"), "broken": []}
 
     # configuration ------------------------------------------------------
-    def write_config(self, name, results_dir, html_dir=None, benchmark_dir=None, matrix=None):
+    def write_config(self, name, results_dir, html_dir=None, benchmark_dir=None, matrix=None,
+                     stack=None):
         branches = [self.args.branch]
         if self.args.branch != history.RELEASE_BRANCH and asvconf.has_branch(
                 self.mirror, history.RELEASE_BRANCH):
             branches.append(history.RELEASE_BRANCH)  # the releases, graphed apart from main
         config = asvconf.derive_config(
-            repo=self.mirror, branches=branches, matrix=matrix or self.args.matrix,
+            repo=self.mirror, branches=branches, matrix=matrix or self.args.matrix or "current",
             results_dir=results_dir, html_dir=html_dir or (self.workdir / "html-unused"),
-            env_dir=self.env_dir,
+            env_dir=self.env_dir, stack=stack,
         )
         config["benchmark_dir"] = str(benchmark_dir or self.benchmark_dir)
         if self.commit_url:
@@ -350,7 +354,7 @@ class Nightly(Verdicts):
                                   [(p.pattern, v) for p, v in rules.overrides])
         return rules
 
-    def gate(self, commits, rules, config, notes=(), errors=()):
+    def gate(self, commits, rules, config, notes=(), errors=(), upstream=((), ())):
         report = gatelib.run_gate(
             self.results_dir, self.machine, commits=commits, repo=self.mirror,
             branch=self.args.branch, bench=self.bench, rules=rules,
@@ -370,6 +374,8 @@ class Nightly(Verdicts):
                 self.explain(report, rules, configs, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        report.findings += list(upstream[0])  # judged apart: never confirmed as a commit's
+        report.info += list(upstream[1])
         gatelib.write_reports(report, self.report_dir)
         return report
 
@@ -408,6 +414,104 @@ class Nightly(Verdicts):
         shutil.rmtree(scratch, ignore_errors=True)
         return report
 
+    # stacks ---------------------------------------------------------------
+    def load_stack(self):
+        data = read_json(self.stack_path)
+        try:
+            return stacklib.Stack.from_json(data, source=str(self.stack_path)) if data else None
+        except (KeyError, TypeError, ValueError) as err:
+            raise NightlyError(f"{self.stack_path}: not a stack record ({err}); remove it to "
+                               "start from the newest releases") from None
+
+    def save_stack(self, stack):
+        atomic_write_json(self.stack_path, stack.to_json())
+
+    def plan_stacks(self):
+        """(the stack pyhf's commits are measured in tonight, the newest or given one).
+
+        They differ when the releases moved since the last night (or ``--stack`` names
+        another): the upstream lane then measures main's tip in both."""
+        matrix = self.args.matrix or "current"
+        current = self.load_stack()
+        try:
+            candidate, python = stacklib.choose(
+                asvconf.matrix_requirements(matrix), self.args.stack, repo=self.mirror,
+                ref=self.args.branch,
+                python=asvconf.committed_python() if self.args.matrix else None)
+        except stacklib.StackError as err:
+            if current is None or self.args.stack:
+                raise NightlyError(f"no stack to measure in: {err}") from None
+            note = (f"the newest releases could not be resolved ({err}); pyhf's commits are "
+                    f"measured in the last stack: {current.describe()}")
+            self.log(note)
+            self.summary.setdefault("notes", []).append(note)
+            candidate = current
+        installed = stacklib.installed_pythons()
+        for stack in (current, candidate):  # asv, here and in its child, finds python3.N on PATH
+            if stack is not None and stack.python in installed:
+                os.environ.update(stacklib.path_env(installed[stack.python]))
+        if current is None:
+            current = candidate
+            self.save_stack(current)
+        self.summary["stack"] = current.describe()
+        self.log(f"stack for pyhf's commits: {current.describe()}")
+        if candidate != current:
+            self.log(f"newest stack: {candidate.describe()} "
+                     f"({stacklib.describe_changes(current.changes(candidate))})")
+        return current, candidate
+
+    def upstream_lane(self, current, candidate, config, rules):
+        """Measure main's tip in ``candidate`` too; upstream findings from ``current`` to it.
+
+        ``candidate`` becomes the stack for pyhf's commits once the tip was measured in it;
+        a stack that breaks pyhf stays a finding, and the commits stay in ``current``."""
+        changes = current.changes(candidate)
+        old_envs = self.env_names(config) or set()
+        stored = self.stored(old_envs)
+        tip = next((c for c in self.branch_commits() if c in stored), None)
+        if tip is None:
+            self.log("upstream lane: main's tip has no results in the last stack; "
+                     "the new stack is taken as it is")
+            self.save_stack(candidate)
+            return [], []
+        new_config = self.write_config("run-upstream", self.staging, stack=candidate)
+        new_envs = self.env_names(new_config) or set()
+        self.log(f"upstream lane: {stacklib.describe_changes(changes)}: measuring {tip[:8]} "
+                 "in the new stack")
+        rc = self.run_asv(new_config, [tip], self.staging, self.bench)
+        self.harvest()
+        old_env, new_env = next(iter(old_envs), None), next(iter(new_envs), None)
+        why = "" if rc in (0, 2) else f"asv run exited with {describe_exit(rc)}; " \
+            f"its log: {self.log.path}"
+        found, info = upstreamlib.compare(
+            self.results_dir, self.machine, tip, old_env, new_env, changes, rules, self.bench,
+            why_unbuilt=why or self.log_errors())
+        works = not any(f.upstream.get("change") == "build_failed" for f in found) and any(
+            m.state == resultslib.OK for c in resultslib.load_machine(
+                self.results_dir, self.machine, on_error=lambda *a: None)
+            if c.commit == tip and c.env_name == new_env for m in c.measurements.values())
+        if works:
+            self.save_stack(candidate)
+            self.summary["stack"] = candidate.describe()
+            self.log(f"upstream lane: {candidate.describe()} is the stack for pyhf's commits now")
+        else:
+            note = (f"the new stack ({stacklib.describe_changes(changes)}) does not run pyhf "
+                    f"at {tip[:8]}: pyhf's commits stay in {current.describe()}")
+            self.log(note)
+            self.summary.setdefault("notes", []).append(note)
+        self.summary["upstream"] = {"changes": [list(c) for c in changes], "tip": tip,
+                                    "findings": len(found), "promoted": works}
+        return found, info
+
+    def log_errors(self, count=3):
+        """The last pip or asv error lines of this night's log (why a stack did not build)."""
+        try:
+            lines = self.log.path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        errors = [line.strip() for line in lines if line.lstrip().startswith("ERROR")]
+        return " / ".join(errors[-count:])
+
     # the whole run --------------------------------------------------------
     def run(self):
         args = self.args
@@ -427,7 +531,8 @@ class Nightly(Verdicts):
         self.log(f"machine {self.machine}; results {self.results_dir}; workdir {self.workdir}")
         head = self.update_mirror()
         self.log(f"{args.branch} is at {head[:8]}")
-        configs = {"default": self.write_config("run", self.staging),
+        current, candidate = self.plan_stacks()
+        configs = {"default": self.write_config("run", self.staging, stack=current),
                    "legacy": self.write_config("run-legacy", self.staging,
                                                matrix=args.legacy_matrix)}
         names = [self.env_names(c) for c in configs.values()]
@@ -474,6 +579,11 @@ class Nightly(Verdicts):
             self.log("no new commits to benchmark")
         self.summary["asv_exit_status"] = asv_rc
         notes = self.run_backfill(configs, backfill, env_names) if backfill else []
+        rules = self.rules()
+        upstream = ([], [])
+        if candidate != current:
+            upstream = self.upstream_lane(current, candidate, configs["default"], rules)
+        notes += self.summary.get("notes", [])
 
         if not args.no_publish and (gated_run or backfill or resumed or not self.html_dir.exists()):
             try:
@@ -483,10 +593,9 @@ class Nightly(Verdicts):
         # Git and pushes may fail (network, credentials): the gate still runs and reports.
         if args.commit_results:
             self.try_step(lambda: self.commit_results(gated_run + backfill))
-        rules = self.rules()
         try:
             report = self.gate(to_gate, rules, configs["default"], notes=notes,
-                               errors=self.summary["broken"])
+                               errors=self.summary["broken"], upstream=upstream)
         finally:  # the night's report on the dashboard, then the dashboard pushed
             self.publish_regressions()
             if args.push_html:

@@ -33,7 +33,13 @@ def build_parser():
     p.add_argument("--bench", action="append", metavar="REGEX",
                    help="only benchmarks whose name(params) match (repeatable; passed to asv and "
                    "to the gate; on a host without a GPU, GPU combinations are left out)")
-    p.add_argument("--matrix", help="requirement preset of scripts/asvconf (default: asv.conf.json's)")
+    p.add_argument("--matrix", help="requirement preset of scripts/asvconf, on asv.conf.json's "
+                   "Python (default: 'current', pyhf main's backends on the newest Python here "
+                   "that pyhf supports, with the newest releases)")
+    p.add_argument("--stack", metavar="FILE",
+                   help="measure in this stack: name==version lines (python==3.N for the Python); "
+                   "what it leaves out takes the newest release. Where it differs from the last "
+                   "night's stack, main's tip is measured in both (the upstream lane)")
     p.add_argument("--workdir", default=str(DEFAULT_WORKDIR), help="default: .asv/nightly")
     p.add_argument("--results-dir", help=f"default: {committed['results_dir']}/")
     p.add_argument("--html-dir", help=f"default: {committed['html_dir']}/ (a symlink, swapped atomically)")

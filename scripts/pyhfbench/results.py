@@ -314,6 +314,74 @@ def merge_result_file(staged, dest):
     return atomic_write_text(dest, json.dumps(data, separators=(",", ":")))
 
 
+# --------------------------------------------------------------------------- stacks
+
+#: Beside a machine's results: the stack each (commit, environment) was measured in, as
+#: the benchmarks read it inside asv's environment (benchmarks/support/provenance.py).
+STACK_FOLDER = "stacks"
+#: The packages the reports name for every result: pyhf's dependencies and backends.
+SHOWN_PACKAGES = ("numpy", "scipy", "jax", "jaxlib", "iminuit", "torch", "tensorflow")
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """The Python and package versions one commit was measured with in one environment."""
+
+    commit: str
+    env_name: str
+    python: str
+    packages: dict
+    path: Path = None
+
+    def version(self, name):
+        return self.packages.get(requirement_name(name))
+
+    def shown(self, names=SHOWN_PACKAGES):
+        """{"python": ..., name: version or None} for the reports."""
+        return {"python": self.python, **{name: self.version(name) for name in names}}
+
+    def describe(self, names=SHOWN_PACKAGES):
+        """'Python 3.13.0, numpy 2.5.5, jax 0.12.1' (packages not installed left out)."""
+        return describe_shown(self.shown(names))
+
+
+def describe_shown(shown):
+    """One line from a ``StackRecord.shown()`` dict."""
+    if not shown:
+        return "stack not recorded"
+    parts = [f"Python {shown.get('python') or '?'}"]
+    parts += [f"{name} {version}" for name, version in shown.items()
+              if name != "python" and version]
+    return ", ".join(parts)
+
+
+def stack_dir(results_dir, machine):
+    return Path(results_dir) / machine / STACK_FOLDER
+
+
+def load_stacks(results_dir, machine, on_error=None):
+    """{(commit, env_name): StackRecord} of ``machine``; an unreadable record goes to
+    ``on_error(path, error)`` (or raises ResultsError) and is left out."""
+    stacks = {}
+    folder = stack_dir(results_dir, machine)
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            data = json.loads(path.read_text())
+            record = StackRecord(
+                commit=str(data["commit"]), env_name=str(data["env_name"]),
+                python=str(data["python"]),
+                packages={requirement_name(k): str(v) for k, v in dict(data["packages"]).items()},
+                path=path)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            error = ResultsError(f"{path}: not a readable stack record ({type(err).__name__}: {err})")
+            if on_error is None:
+                raise error from None
+            on_error(path, error)
+            continue
+        stacks[(record.commit, record.env_name)] = record
+    return stacks
+
+
 # --------------------------------------------------------------------------- skip reasons
 
 #: Beside a machine's results: the benchmarks' own record of why they skipped
