@@ -5,7 +5,8 @@ name stays the same when the environment is rebuilt with newer releases, so the
 first ``setup`` of every benchmark process (``skips.recording``) writes what this
 environment really holds: the Python and the version of every installed
 distribution, read here, inside the environment. The file is
-``<results>/<machine>/stacks/<commit hash8>-<asv env name>.json``, beside asv's
+``<results>/<machine>/stacks/<commit hash8>-<asv env name>.jsonl`` (one JSON line: asv
+reads every ``.json`` under the results folder as a result file), beside asv's
 ``<commit hash8>-<env name>.json``; the host reads it through its results layer.
 A plain ``asv run`` (no results folder passed) records nothing.
 """
@@ -22,6 +23,11 @@ from pathlib import Path
 from . import settings
 
 FOLDER = "stacks"
+
+
+def record_name(commit, env_name):
+    """The record's file name: one per commit and asv environment, as asv's result files."""
+    return f"{commit[:8]}-{env_name}.jsonl"
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,7 +52,7 @@ def record_path(environ=os.environ):
     commit, env_name = environ.get("ASV_COMMIT"), environ.get("ASV_ENV_NAME")
     if base is None or not machine or not commit or not env_name:
         return None
-    return Path(base) / machine / FOLDER / f"{commit[:8]}-{env_name}.json"
+    return Path(base) / machine / FOLDER / record_name(commit, env_name)
 
 
 _recorded = set()
@@ -75,7 +81,7 @@ def record_once(environ=os.environ):
         return path
     stack = dict(current_stack(), commit=environ.get("ASV_COMMIT"),
                  env_name=environ.get("ASV_ENV_NAME"))
-    text = json.dumps(stack, indent=1, sort_keys=True) + "\n"
+    text = json.dumps(stack, sort_keys=True) + "\n"
     try:
         if path.is_file() and path.read_text() == text:
             return path

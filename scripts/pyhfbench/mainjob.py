@@ -200,9 +200,13 @@ def summarize(results_dir, machine, selection=()):
     commit followed by the reasons of its skips, most frequent first."""
     rows = summary_rows(results_dir, machine, selection)
     reasons = skip_reasons(results_dir, machine, selection)
+    stacks = {}
+    for record in resultslib.load_stacks(results_dir, machine, on_error=lambda *a: None).values():
+        stacks.setdefault(record.commit, []).append(record.describe())
     lines = []
     for row in rows:
         lines.append(format_summary([row]))
+        lines += [f"            stack: {text}" for text in sorted(set(stacks.get(row["commit"], [])))]
         for reason, count in sorted(reasons.get(row["commit"], {}).items(), key=lambda i: -i[1]):
             lines.append(f"            n/a x{count}: {reason}")
     return "\n".join(lines)

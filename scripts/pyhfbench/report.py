@@ -44,8 +44,8 @@ from .report_data import LINK_ID, REPORT_FOLDER, REPO_ROOT, ReportError, load_co
 from .report_lanes import lanes_section, load_findings
 from .report_render import render_html, render_markdown
 from .report_sections import (_date, comparison_section, coverage_section, gpu_section,
-                              memory_section, profiles_section, scaling_section, tracked_section,
-                              utilization_section)
+                              memory_section, profiles_section, scaling_section, stack_blocks,
+                              tracked_section, utilization_section)
 
 
 def machine_blocks(report, results_dir, html_dir, out_dir, regressions=None):
@@ -63,9 +63,7 @@ def machine_blocks(report, results_dir, html_dir, out_dir, regressions=None):
                         f"{len(report.commits)} commit{'s' if len(report.commits) > 1 else ''} "
                         "with results on this machine."
                         + (f" Machine: {described}." if described else "")))
-    for env, python, reqs in report.envs:
-        req_text = ", ".join(f"{k} {v}".strip() for k, v in sorted(reqs.items())) or "none"
-        blocks.append(("p", f"Environment `{env}` (Python {python}): {req_text}."))
+    blocks += stack_blocks(report)
     if len(report.commits) > 1:
         others = [f"`{c[:8]}` ({_date(d)})" for c, d in report.commits if c != report.commit]
         blocks.append(("p", f"Other commits with results: {', '.join(others[:10])}"

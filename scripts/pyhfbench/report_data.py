@@ -117,6 +117,9 @@ class CommitResults:
     not_run: list  # names known to benchmarks.json without results at this commit
     commits: list  # [(commit, date)] with results on this machine, newest first
     machine_info: dict
+    stacks: list = None  # [(env name, results.StackRecord or None)] this report describes
+    other_stacks: list = None  # [StackRecord]: the same commit measured in other stacks
+    stack_history: list = None  # [(commit, date, StackRecord)], newest first
 
 
 def _better(old, new):
@@ -154,8 +157,10 @@ def load_commit(results_dir, machine, commit=None):
         chosen = found[0]
 
     infos = read_benchmarks_json(results_dir)
+    stacks = resultslib.load_stacks(results_dir, machine, on_error=lambda *a: None)
+    at_commit, others = one_stack([r for r in loaded if r.commit == chosen], stacks)
     benchmarks, envs = {}, []
-    for result in (r for r in loaded if r.commit == chosen):
+    for result in at_commit:
         envs.append((result.env_name, result.python, result.requirements))
         for name, params in result.params.items():
             info = infos.get(name, {})
@@ -180,9 +185,26 @@ def load_commit(results_dir, machine, commit=None):
                         and state_of(value) == OK:
                     bench.spread[combo] = (st["q_25"], st["q_75"])
     not_run = sorted(set(infos) - set(benchmarks))
+    history = sorted(((r.commit, r.date, stacks[(r.commit, r.env_name)]) for r in loaded
+                      if (r.commit, r.env_name) in stacks), key=lambda i: (-(i[1] or 0), i[0]))
     return CommitResults(machine=machine, commit=chosen, date=dates[chosen], envs=envs,
                          benchmarks=benchmarks, not_run=not_run, commits=commits,
-                         machine_info=machine_info)
+                         machine_info=machine_info,
+                         stacks=[(r.env_name, stacks.get((r.commit, r.env_name))) for r in at_commit],
+                         other_stacks=others, stack_history=history)
+
+
+def one_stack(results_at_commit, stacks):
+    """(the results to report, [StackRecord] of other stacks) at one commit: where the commit
+    was measured in several stacks (the upstream lane), the newest recorded one alone, so that
+    no table mixes two stacks; results without a record are kept as they are."""
+    recorded = [(stacks.get((r.commit, r.env_name)), r) for r in results_at_commit]
+    described = {s.describe(): s for s, _ in recorded if s is not None}
+    if len(described) <= 1:
+        return results_at_commit, []
+    newest = max(described.values(), key=lambda s: (s.path.stat().st_mtime if s.path else 0))
+    keep = [r for s, r in recorded if s is None or s.describe() == newest.describe()]
+    return keep, [s for text, s in described.items() if text != newest.describe()]
 
 
 # --------------------------------------------------------------------------- numbers

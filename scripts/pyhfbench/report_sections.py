@@ -5,6 +5,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import results as resultslib
 from .results import FAILED, OK, SKIPPED, state_of
 from .report_data import (BACKEND_ORDER, MAX_LIST, PROFILES_FOLDER, TRACK_SCALING_PARAMS,
                           UTILIZATION_MODULES, column_label, disagreement, fmt_ratio, fmt_time,
@@ -29,6 +30,28 @@ def _graph_link(name):
 def _limited(names, limit=MAX_LIST):
     shown = ", ".join(f"`{n}`" for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def stack_blocks(report, limit=MAX_LIST):
+    """Which stack this report describes, and the stack of every commit measured here."""
+    blocks = []
+    for env, record in report.stacks or []:
+        text = record.describe() if record else "not recorded (measured before stacks were"\
+            " recorded, or by a plain asv run)"
+        blocks.append(("p", f"**Stack** (read inside the environment `{env}`): {text}."))
+    for record in report.other_stacks or []:
+        blocks.append(("p", f"This commit was also measured in another stack ({record.describe()}): "
+                            "see the regressions page's upstream findings."))
+    history = report.stack_history or []
+    if history:
+        names = list(resultslib.SHOWN_PACKAGES)
+        rows = [[f"`{commit[:8]}`", _date(date), record.python,
+                 *[record.version(n) or "—" for n in names]]
+                for commit, date, record in history[:limit]]
+        blocks.append(("p", "The stack of each commit's results on this machine, newest first:"))
+        blocks.append(("table", Table(["commit", "date", "Python", *names], rows,
+                                      numeric_from=len(names) + 3)))
+    return blocks
 
 
 def coverage_section(report, anchor):

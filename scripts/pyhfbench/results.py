@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .support import settings
+from .support import settings, support_module
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 #: How the reports print a state: a skip reads "n/a" there.
@@ -318,7 +318,8 @@ def merge_result_file(staged, dest):
 
 #: Beside a machine's results: the stack each (commit, environment) was measured in, as
 #: the benchmarks read it inside asv's environment (benchmarks/support/provenance.py).
-STACK_FOLDER = "stacks"
+_provenance = support_module("provenance")
+STACK_FOLDER = _provenance.FOLDER
 #: The packages the reports name for every result: pyhf's dependencies and backends.
 SHOWN_PACKAGES = ("numpy", "scipy", "jax", "jaxlib", "iminuit", "torch", "tensorflow")
 
@@ -359,12 +360,17 @@ def stack_dir(results_dir, machine):
     return Path(results_dir) / machine / STACK_FOLDER
 
 
+def stack_path(results_dir, machine, commit, env_name):
+    """Where the stack of ``commit`` in ``env_name`` is recorded."""
+    return stack_dir(results_dir, machine) / _provenance.record_name(commit, env_name)
+
+
 def load_stacks(results_dir, machine, on_error=None):
     """{(commit, env_name): StackRecord} of ``machine``; an unreadable record goes to
     ``on_error(path, error)`` (or raises ResultsError) and is left out."""
     stacks = {}
     folder = stack_dir(results_dir, machine)
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
         try:
             data = json.loads(path.read_text())
             record = StackRecord(
