@@ -4,6 +4,7 @@ told apart by the gate, and compared by the upstream lane (fast: no asv run, no 
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,33 @@ def test_a_stack_that_breaks_pyhf_is_an_upstream_finding_with_its_error(tmp_path
     found, _ = upstream.compare(writer.root, MACHINE, tip, OLD_ENV, NEW_ENV, JAX_CHANGE)
     assert sorted((f.upstream["change"], f.params["n_bins"]) for f in found) == [
         ("newly_failing", "1"), ("newly_failing", "10")]
+
+
+def test_of_several_changes_the_one_that_causes_a_finding_is_found_one_at_a_time(two_stacks):
+    writer, tip, noop = two_stacks
+    current = stacklib.Stack("3.11", (("jax", "0.9.2"), ("jaxlib", "0.9.2"), ("numpy", "2.4.6")))
+    candidate = stacklib.Stack("3.11", (("jax", "0.10.2"), ("jaxlib", "0.10.2"),
+                                        ("numpy", "2.5.5")))
+    changes = current.changes(candidate)
+    found, _ = upstream.compare(writer.root, MACHINE, tip, OLD_ENV, NEW_ENV, changes)
+    assert len(found) == 1
+    measured = []
+
+    def measure(step, bench):
+        """jax 0.10.2 makes the hypotest slower; numpy 2.5.5 changes nothing."""
+        measured.append((step.versions, bench))
+        env = f"step-{len(measured)}"
+        values = good_values(seed=11)
+        if step.versions["jax"] == "0.10.2":
+            values[TIME][0] = samples_around(0.020, seed=12)
+        writer.commit("tip", values, env=env)
+        return env
+
+    notes = upstream.one_package_at_a_time(current, candidate, found, measure, writer.root,
+                                           MACHINE, tip, OLD_ENV)
+    assert notes == []
+    assert [v for v, _ in measured] == [
+        {"jax": "0.10.2", "jaxlib": "0.10.2", "numpy": "2.4.6"}]  # found at the first step
+    assert measured[0][1] == [rf"^{re.escape(found[0].label)}$"]
+    assert found[0].upstream["cause"] == [["jax", "0.9.2", "0.10.2"], ["jaxlib", "0.9.2", "0.10.2"]]
+    assert found[0].detail.startswith("caused by jax 0.9.2 -> 0.10.2, jaxlib 0.9.2 -> 0.10.2 alone")

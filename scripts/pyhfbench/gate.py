@@ -518,13 +518,15 @@ def annotate_stacks(items, stacks, before_env=None):
 
 def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch="main",
              bench=None, rules=None, report_dir=DEFAULT_REPORT_DIR, commit_url=DEFAULT_COMMIT_URL,
-             baseline_results_dir=None, write=True, confirming=False):
+             baseline_results_dir=None, write=True, confirming=False, envs=None):
     """Load results, judge the commits, write the reports; return the Report.
 
     ``commits``: hashes (or prefixes) to judge; None judges the newest ``last``
     commits with results. ``baseline_results_dir``: compare each commit with
     the same commit's measurement there (a re-run) instead of with its history.
     ``confirming``: a paired confirmation follows, so small slowdowns are candidates.
+    ``envs``: judge in these asv environments only (the nightly's stack for pyhf's commits;
+    the upstream lane judges the others).
     """
     rules = rules or Rules()
     errors = []
@@ -549,6 +551,8 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
         on_branch = set(branch_order) | set(commits or ())
         by_env = {env: [c for c in items if c.commit in on_branch]
                   for env, items in by_env.items()}
+    if envs is not None:
+        by_env = {env: items for env, items in by_env.items() if env in set(envs)}
     series_by_env = {env: order_commits(items, branch_order) for env, items in by_env.items()}
     all_ordered = order_commits(loaded, branch_order)
     known = [c.commit for c in all_ordered]

@@ -8,6 +8,7 @@ the machine's name: ``machines.py``.
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -354,12 +355,12 @@ class Nightly(Verdicts):
                                   [(p.pattern, v) for p, v in rules.overrides])
         return rules
 
-    def gate(self, commits, rules, config, notes=(), errors=(), upstream=((), ())):
+    def gate(self, commits, rules, config, notes=(), errors=(), upstream=((), ()), envs=None):
         report = gatelib.run_gate(
             self.results_dir, self.machine, commits=commits, repo=self.mirror,
             branch=self.args.branch, bench=self.bench, rules=rules,
             report_dir=self.report_dir, commit_url=self.commit_url or gatelib.DEFAULT_COMMIT_URL,
-            write=False, confirming=self.args.confirm,
+            write=False, confirming=self.args.confirm, envs=envs,
         )
         report.notes += list(notes)
         report.errors += [e for e in errors if e not in report.errors]
@@ -481,11 +482,24 @@ class Nightly(Verdicts):
         rc = self.run_asv(new_config, [tip], self.staging, self.bench)
         self.harvest()
         old_env, new_env = next(iter(old_envs), None), next(iter(new_envs), None)
-        why = "" if rc in (0, 2) else f"asv run exited with {describe_exit(rc)}; " \
-            f"its log: {self.log.path}"
+        why = "; ".join(filter(None, [
+            self.log_errors(), "" if rc in (0, 2) else f"asv run exited with {describe_exit(rc)}",
+            f"the night's log: {self.log.path}"]))
         found, info = upstreamlib.compare(
             self.results_dir, self.machine, tip, old_env, new_env, changes, rules, self.bench,
-            why_unbuilt=why or self.log_errors())
+            why_unbuilt=why)
+
+        def measure(step, bench):  # main's tip in a stack between the two
+            config = self.write_config("run-upstream-step", self.staging, stack=step)
+            env = next(iter(self.env_names(config) or ()), None)
+            self.log(f"upstream lane: {step.describe()} for {len(bench)} benchmark(s)")
+            self.run_asv(config, [tip], self.staging, bench)
+            self.harvest()
+            return env if env and tip in self.stored({env}) else None
+
+        self.summary.setdefault("notes", []).extend(upstreamlib.one_package_at_a_time(
+            current, candidate, found, measure, self.results_dir, self.machine, tip, old_env,
+            rules))
         works = not any(f.upstream.get("change") == "build_failed" for f in found) and any(
             m.state == resultslib.OK for c in resultslib.load_machine(
                 self.results_dir, self.machine, on_error=lambda *a: None)
@@ -503,13 +517,16 @@ class Nightly(Verdicts):
                                     "findings": len(found), "promoted": works}
         return found, info
 
-    def log_errors(self, count=3):
-        """The last pip or asv error lines of this night's log (why a stack did not build)."""
+    def log_errors(self, since="upstream lane:", count=3):
+        """The last pip or asv error lines of this night's log after the last line that holds
+        ``since`` (why a stack did not build)."""
         try:
             lines = self.log.path.read_text(errors="replace").splitlines()
         except OSError:
             return ""
-        errors = [line.strip() for line in lines if line.lstrip().startswith("ERROR")]
+        start = max((i for i, line in enumerate(lines) if since in line), default=0)
+        errors = [line.strip() for line in lines[start:]
+                  if re.match(r"\s*(ERROR\b|[\w.]*Error: )", line)]
         return " / ".join(errors[-count:])
 
     # the whole run --------------------------------------------------------
@@ -595,7 +612,7 @@ class Nightly(Verdicts):
             self.try_step(lambda: self.commit_results(gated_run + backfill))
         try:
             report = self.gate(to_gate, rules, configs["default"], notes=notes,
-                               errors=self.summary["broken"], upstream=upstream)
+                               errors=self.summary["broken"], upstream=upstream, envs=env_names)
         finally:  # the night's report on the dashboard, then the dashboard pushed
             self.publish_regressions()
             if args.push_html:

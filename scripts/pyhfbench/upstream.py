@@ -9,6 +9,7 @@ packages and both versions, never one against a pyhf commit.
 """
 
 import dataclasses
+import re
 
 from . import gate as gatelib
 from . import results as resultslib
@@ -23,7 +24,10 @@ def _what(kind):
 def as_upstream(finding, changes):
     """``finding`` of the gate, comparing two stacks, as an ``upstream`` finding."""
     what = stacklib.describe_changes(changes)
-    detail = f"{what}: {_what(finding.kind)}" + (f"; {finding.detail}" if finding.detail else "")
+    if finding.kind == "build_failed":  # its detail says what did not build
+        detail = f"{what}: {finding.detail}"
+    else:
+        detail = f"{what}: {_what(finding.kind)}" + (f"; {finding.detail}" if finding.detail else "")
     return dataclasses.replace(
         finding, kind="upstream", detail=detail,
         upstream={"packages": [list(c) for c in changes], "change": finding.kind})
@@ -65,3 +69,50 @@ def compare(results_dir, machine, commit, old_env, new_env, changes, rules=None,
             for f in gate.info if f.kind != "first_measurement"]
     gatelib.annotate_stacks(found + info, stacks, before_env=old_env)
     return found, info
+
+
+def one_package_at_a_time(current, candidate, findings, measure, results_dir, machine, commit,
+                          old_env, rules=None):
+    """Which change of several caused each finding: ``current`` with one package (group) of
+    ``candidate`` at a time, measured by ``measure(stack, bench) -> env name or None`` on the
+    findings' benchmarks alone; a finding the gate sees again there is that package's.
+
+    Sets ``finding.upstream["cause"]`` and leads its detail with it; returns notes for the
+    findings no single change reproduced (together only, or a stack pip cannot install)."""
+    groups = stacklib.changed_groups(current, candidate)
+    if len(groups) < 2 or not findings:
+        return []
+    labels = {f.label for f in findings if f.label}
+    bench = [rf"^{re.escape(label)}$" for label in sorted(labels)]
+    notes = []
+    unexplained = {f.label for f in findings}
+    for names, changes in groups:
+        if not unexplained:
+            break
+        versions = current.versions
+        python = current.python
+        for name, _, new in changes:
+            if name == "python":
+                python = new
+            elif new is None:
+                versions.pop(name, None)
+            else:
+                versions[name] = new
+        step = stacklib.Stack(python, tuple(sorted(versions.items())))
+        env = measure(step, bench)
+        if env is None:
+            notes.append(f"{stacklib.describe_changes(changes)} alone could not be measured "
+                         "(pip could not install it with the rest of the last stack)")
+            continue
+        again, _ = compare(results_dir, machine, commit, old_env, env, changes, rules, bench)
+        seen = {f.label for f in again if f.upstream.get("change") != "build_failed"}
+        for finding in findings:
+            if finding.label in seen and finding.label in unexplained:
+                finding.upstream["cause"] = [list(c) for c in changes]
+                finding.detail = f"caused by {stacklib.describe_changes(changes)} alone; " \
+                    + finding.detail
+                unexplained.discard(finding.label)
+    if unexplained:
+        notes.append(f"{len(unexplained)} upstream finding(s) appear with no single package's "
+                     "change alone: the packages' releases together cause them")
+    return notes
