@@ -13,10 +13,12 @@ from helpers.gate_results import MACHINE
 REPO_ROOT = nightly.REPO_ROOT
 
 #: Stands in for scripts/pyhfbench/asvcall.py: argv is MACHINE_FILE ASV_ARGS...; what each asv
-#: subcommand does is in the FAKE_ASV environment variable, as JSON {subcommand: action}.
+#: subcommand does is in fake_asv.json beside it, as JSON {subcommand: action} (a file: the
+#: asv child's environment is an allow-list, scripts/pyhfbench/childenv.py).
 FAKE_ASV = r'''
-import json, os, signal, sys
-action = json.loads(os.environ.get("FAKE_ASV", "{}")).get(sys.argv[2], "ok")
+import json, os, pathlib, signal, sys
+actions = pathlib.Path(__file__).with_name("fake_asv.json")
+action = (json.loads(actions.read_text()) if actions.is_file() else {}).get(sys.argv[2], "ok")
 if action == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 sys.exit(0 if action == "ok" else 1)
@@ -39,7 +41,7 @@ def fake_asv(tmp_path, monkeypatch):
     monkeypatch.setattr(nightly, "ASVCALL", script)
 
     def configure(**actions):
-        monkeypatch.setenv("FAKE_ASV", json.dumps(actions))
+        script.with_name("fake_asv.json").write_text(json.dumps(actions))
 
     return configure
 

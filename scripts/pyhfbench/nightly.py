@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import asvconf, dashboard, history, regressions_page
+from . import asvconf, childenv, dashboard, history, regressions_page
 from . import gate as gatelib
 from . import results as resultslib
 from . import stack as stacklib
@@ -690,8 +690,10 @@ class Nightly(Verdicts):
         self.summary["gpus"] = [gpu.get("name") for gpu in inventory["gpus"]]
 
     def child_env(self, extra=None):
-        """The asv child's environment: on a GPU machine, no GPU in a benchmark is trouble."""
-        env = dict(os.environ, **(extra or {}))
+        """The asv child's environment: the allow-list of ``childenv`` (no token of the host
+        reaches a pyhf build or a benchmark), and on a GPU machine, no GPU in a benchmark is
+        trouble."""
+        env = childenv.child_environ(extra)
         if self.quick_run:
             env[settings.QUICK_SUITE] = "1"
         if self.expect_gpu:
