@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from pyhfbench import childenv
+from pyhfbench import childenv, nightly, nightly_cli
 from helpers.nightly_lab import make_nightly
 
 #: What nightly.yml used to hand the step that runs the benchmarks, and what a runner sets.
@@ -88,3 +88,17 @@ def test_a_benchmark_run_by_the_nightly_sees_no_secret(tmp_path, monkeypatch):
     assert not any(value in text for value in SECRETS.values() for text in environ.values())
     assert environ["PYHF_BENCH_THREADS"] == "1"
 
+
+def test_a_credential_in_a_remote_url_is_refused(tmp_path, capsys):
+    assert nightly.credential_in_url("https://x-access-token:ghs_abc@github.com/o/r.git")
+    assert nightly.credential_in_url("https://ghp_abc@github.com/o/r.git")
+    assert not nightly.credential_in_url("https://github.com/o/r.git")
+    assert not nightly.credential_in_url("git@github.com:o/r.git")
+    assert not nightly.credential_in_url("ssh://git@github.com/o/r.git")
+    try:
+        nightly_cli.main(["--push-html", SECRETS["PAGES_URL"], "--workdir", str(tmp_path)])
+    except SystemExit as exit:
+        assert exit.code == 2
+    else:
+        raise AssertionError("a token on the command line was accepted")
+    assert "credential helper or --push-credential-file" in capsys.readouterr().err

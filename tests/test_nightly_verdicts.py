@@ -2,6 +2,7 @@
 asv is replaced by a stand-in script, no environment is built)."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -99,6 +100,20 @@ def test_an_asv_killed_by_a_signal_is_a_broken_night(tmp_path, pyhf_repo, fake_a
     broken = " | ".join(records(tmp_path)["broken"])
     assert "asv run exited with -9" in broken
     assert "publish failed" in broken  # each trouble of the night is recorded, not only the first
+
+
+def test_a_push_reads_its_credential_from_a_file_never_from_the_command_line(tmp_path):
+    assert nightly.credential_args(None) == []
+    args = nightly.credential_args(tmp_path / "my creds")
+    assert args == ["-c", "credential.helper=", "-c",
+                    f"credential.helper=store --file='{tmp_path / 'my creds'}'"]
+    (tmp_path / "my creds").write_text("https://x-access-token:ghs_fromfile@github.com\n")
+    # What git push asks its helpers for an https remote: the token comes from the file.
+    filled = subprocess.run(["git", *args, "credential", "fill"], capture_output=True, text=True,
+                            input="protocol=https\nhost=github.com\n\n", check=True,
+                            env={"PATH": os.environ["PATH"], "GIT_TERMINAL_PROMPT": "0",
+                                 "HOME": str(tmp_path)}).stdout
+    assert "password=ghs_fromfile" in filled.splitlines()
 
 
 def test_an_asv_killed_while_registering_the_machine_names_the_signal(tmp_path, pyhf_repo, fake_asv):

@@ -8,12 +8,14 @@ the machine's name: ``machines.py``.
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 from . import asvconf, childenv, dashboard, history, regressions_page
@@ -303,7 +305,8 @@ class Nightly(Verdicts):
             "--", ".", log=self.log)
         self.log(f"results committed: {message}")
         if self.args.push_results:
-            git(self.results_dir, "push", "--quiet", log=self.log)
+            git(self.results_dir, *credential_args(self.args.push_credential_file), "push",
+                "--quiet", log=self.log)
             self.log("results pushed")
         return True
 
@@ -322,7 +325,8 @@ class Nightly(Verdicts):
             run_cmd(["git", "add", "--all", "--force", "."], env=env, cwd=source)
             run_cmd(["git", "commit", "--quiet", "-m", f"asv dashboard of {self.machine}"],
                     env=env, cwd=source)
-            run_cmd(["git", "push", "--quiet", "--force", remote, "HEAD:refs/heads/gh-pages"],
+            run_cmd(["git", *credential_args(self.args.push_credential_file), "push", "--quiet",
+                     "--force", remote, "HEAD:refs/heads/gh-pages"],
                     env=env, cwd=source, log=self.log)
         self.log(f"html pushed to the gh-pages branch of {_redact(remote)}")
 
@@ -773,6 +777,29 @@ def select_new_commits(branch, stored, pending=(), max_commits=10):
         note = f"{len(new)} new commits; benchmarking the newest {max_commits}"
         new = new[:max_commits]
     return list(reversed(new)), note
+
+
+#: Prefixes of GitHub's tokens, which git also takes as the user name of an https URL.
+TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+
+
+def credential_in_url(url):
+    """Whether a git remote URL carries a credential (https://user:token@host, https://ghp_...@host):
+    on a command line every process of the machine can read it (/proc/PID/cmdline)."""
+    parts = urllib.parse.urlsplit(str(url))
+    if parts.scheme not in ("http", "https"):
+        return False
+    return parts.password is not None or (parts.username or "").startswith(TOKEN_PREFIXES)
+
+
+def credential_args(credential_file):
+    """git options that read the push credential from ``credential_file`` (git-credential-store's
+    format, one https://user:token@host line) and from no other helper; none without a file
+    (git's own configured helper, or ssh, then answers)."""
+    if not credential_file:
+        return []
+    path = shlex.quote(str(Path(credential_file).expanduser().resolve()))
+    return ["-c", "credential.helper=", "-c", f"credential.helper=store --file={path}"]
 
 
 def _die_with_parent():
