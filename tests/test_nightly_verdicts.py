@@ -102,6 +102,17 @@ def test_an_asv_killed_by_a_signal_is_a_broken_night(tmp_path, pyhf_repo, fake_a
     assert "publish failed" in broken  # each trouble of the night is recorded, not only the first
 
 
+def test_the_nights_log_is_kept_in_the_report_dir_beside_its_record(tmp_path, pyhf_repo, fake_asv):
+    plant_an_earlier_night(tmp_path)
+    (tmp_path / "reports" / "nightly.log").write_text("an earlier night's log\n")
+    fake_asv(machine="kill")
+    assert run_main(tmp_path, pyhf_repo) == nightly.EXIT_BROKEN
+    log = Path(records(tmp_path)["log"])
+    assert log.parent == tmp_path / "work" / "logs"  # the workflow uploads the report dir only
+    kept = (tmp_path / "reports" / "nightly.log").read_text()
+    assert kept == log.read_text() and "asv machine failed" in kept
+
+
 def test_a_push_reads_its_credential_from_a_file_never_from_the_command_line(tmp_path):
     assert nightly.credential_args(None) == []
     args = nightly.credential_args(tmp_path / "my creds")

@@ -718,7 +718,7 @@ class Nightly(Verdicts):
                     self.summary["broken"].append(reason)
 
     #: What the report dir holds for one night; removed when a run starts (see finish).
-    REPORT_FILES = ("regressions.md", "regressions.json", "last-run.json")
+    REPORT_FILES = ("regressions.md", "regressions.json", "last-run.json", "nightly.log")
 
     def clear_reports(self):
         for name in self.REPORT_FILES:
@@ -753,6 +753,15 @@ class Nightly(Verdicts):
         self.log(f"done: exit status {code} in {self.summary['wall_s']} s"
                  + (f" ({'; '.join(self.summary['broken'])})" if self.summary["broken"] else ""))
         self.log.close()
+        self.keep_log()
+
+    def keep_log(self):
+        """A copy of the night's log in the report dir, beside its record: the log itself is
+        in the workdir, which a CI runner keeps outside the workspace it uploads from."""
+        if self.log.path and Path(self.log.path).is_file():
+            with contextlib.suppress(OSError):
+                self.report_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.log.path, self.report_dir / "nightly.log")
 
 
 def select_new_commits(branch, stored, pending=(), max_commits=10):
