@@ -2,6 +2,7 @@
 asv is replaced by a stand-in script, no environment is built)."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from helpers.gate_results import MACHINE
 REPO_ROOT = nightly.REPO_ROOT
 
 #: Stands in for scripts/pyhfbench/asvcall.py: argv is MACHINE_FILE ASV_ARGS...; what each asv
-#: subcommand does is in the FAKE_ASV environment variable, as JSON {subcommand: action}.
+#: subcommand does is in fake_asv.json beside it, as JSON {subcommand: action} (a file: the
+#: asv child's environment is an allow-list, scripts/pyhfbench/childenv.py).
 FAKE_ASV = r'''
-import json, os, signal, sys
-action = json.loads(os.environ.get("FAKE_ASV", "{}")).get(sys.argv[2], "ok")
+import json, os, pathlib, signal, sys
+actions = pathlib.Path(__file__).with_name("fake_asv.json")
+action = (json.loads(actions.read_text()) if actions.is_file() else {}).get(sys.argv[2], "ok")
 if action == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 sys.exit(0 if action == "ok" else 1)
@@ -39,7 +42,7 @@ def fake_asv(tmp_path, monkeypatch):
     monkeypatch.setattr(nightly, "ASVCALL", script)
 
     def configure(**actions):
-        monkeypatch.setenv("FAKE_ASV", json.dumps(actions))
+        script.with_name("fake_asv.json").write_text(json.dumps(actions))
 
     return configure
 
@@ -97,6 +100,31 @@ def test_an_asv_killed_by_a_signal_is_a_broken_night(tmp_path, pyhf_repo, fake_a
     broken = " | ".join(records(tmp_path)["broken"])
     assert "asv run exited with -9" in broken
     assert "publish failed" in broken  # each trouble of the night is recorded, not only the first
+
+
+def test_the_nights_log_is_kept_in_the_report_dir_beside_its_record(tmp_path, pyhf_repo, fake_asv):
+    plant_an_earlier_night(tmp_path)
+    (tmp_path / "reports" / "nightly.log").write_text("an earlier night's log\n")
+    fake_asv(machine="kill")
+    assert run_main(tmp_path, pyhf_repo) == nightly.EXIT_BROKEN
+    log = Path(records(tmp_path)["log"])
+    assert log.parent == tmp_path / "work" / "logs"  # the workflow uploads the report dir only
+    kept = (tmp_path / "reports" / "nightly.log").read_text()
+    assert kept == log.read_text() and "asv machine failed" in kept
+
+
+def test_a_push_reads_its_credential_from_a_file_never_from_the_command_line(tmp_path):
+    assert nightly.credential_args(None) == []
+    args = nightly.credential_args(tmp_path / "my creds")
+    assert args == ["-c", "credential.helper=", "-c",
+                    f"credential.helper=store --file='{tmp_path / 'my creds'}'"]
+    (tmp_path / "my creds").write_text("https://x-access-token:ghs_fromfile@github.com\n")
+    # What git push asks its helpers for an https remote: the token comes from the file.
+    filled = subprocess.run(["git", *args, "credential", "fill"], capture_output=True, text=True,
+                            input="protocol=https\nhost=github.com\n\n", check=True,
+                            env={"PATH": os.environ["PATH"], "GIT_TERMINAL_PROMPT": "0",
+                                 "HOME": str(tmp_path)}).stdout
+    assert "password=ghs_fromfile" in filled.splitlines()
 
 
 def test_an_asv_killed_while_registering_the_machine_names_the_signal(tmp_path, pyhf_repo, fake_asv):

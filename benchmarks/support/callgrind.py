@@ -139,13 +139,15 @@ def parse_dumps(directory, prefix):
 
 
 def count(workloads, module="benchmarks.support.instruction_workloads", python=None,
-          timeout=1800, library=None, env=None):
+          timeout=1800, library=None, env=None, inherit=True):
     """Count the instructions of each workload's measured call in one valgrind child.
 
     ``workloads``: {label: [function name in ``module``, *arguments]}; the function
     returns the zero-argument callable to count (everything before it is not counted).
     ``env``: extra environment of the child, e.g. ``PYTHONPATH`` with another pyhf first
     (the bisection's); the fixed conditions of ``DETERMINISTIC_ENV`` still apply.
+    ``inherit``: whether the child starts from this process's environment (the host's
+    callers pass False and an allow-listed ``env``: scripts/pyhfbench/childenv.py).
     Returns {label: int instructions, or an error/skip description (dict)}.
     Raises Unavailable when counts cannot be taken here at all.
     """
@@ -160,7 +162,7 @@ def count(workloads, module="benchmarks.support.instruction_workloads", python=N
         command = setarch_prefix() + [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", "--quiet",
             f"--callgrind-out-file={scratch}/callgrind.out", python or sys.executable, "-c", code]
-        child_env = {**os.environ, **(env or {}), **DETERMINISTIC_ENV}
+        child_env = {**(os.environ if inherit else {}), **(env or {}), **DETERMINISTIC_ENV}
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   env=child_env)

@@ -26,7 +26,7 @@ import math
 import subprocess
 import time
 
-from . import paired
+from . import childenv, paired
 
 
 def bound_for(n):
@@ -100,7 +100,8 @@ def paired_count(spec, env, install):
     from .mainjob import support_module
 
     got = support_module("callgrind").count({"bisect": spec}, python=paired.environment_python(env),
-                          env={"PYTHONPATH": str(install)})["bisect"]
+                          env=childenv.child_environ({"PYTHONPATH": str(install)}),
+                          inherit=False)["bisect"]
     if not isinstance(got, int):
         raise paired.PairedError(f"callgrind could not count {spec}: {got}")
     return got

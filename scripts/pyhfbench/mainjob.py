@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import asvconf, dashboard, localrepo
+from . import asvconf, childenv, dashboard, localrepo
 from . import stack as stacklib
 from . import results as resultslib
 from .support import settings, support_module
@@ -46,7 +46,7 @@ class MainJobError(RuntimeError):
 def run_asv(config, *args):
     command = [sys.executable, "-m", "asv", *args, "--config", str(config)]
     print("$", " ".join(command[2:]), flush=True)
-    result = subprocess.run(command, cwd=REPO_ROOT)
+    result = subprocess.run(command, cwd=REPO_ROOT, env=childenv.child_environ())
     if result.returncode != 0:
         raise MainJobError(f"asv {args[0]} exited with {result.returncode}")
 
@@ -300,7 +300,8 @@ def main(argv=None):
             print("$", " ".join(command[2:]), flush=True)
             started_run = time.perf_counter()
             # asv exits 2 when a benchmark fails; the summary below says which, so go on.
-            run_status = subprocess.run(command, cwd=REPO_ROOT).returncode or run_status
+            run_status = subprocess.run(command, cwd=REPO_ROOT,
+                                        env=childenv.child_environ()).returncode or run_status
             walls.append((label, time.perf_counter() - started_run))
         results_dir, html_dir = Path(derived["results_dir"]), Path(derived["html_dir"])
         utilization, report = publish(config, results_dir, html_dir, machine)

@@ -9,15 +9,17 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
-from . import asvconf, dashboard, history, regressions_page
+from . import asvconf, childenv, dashboard, history, regressions_page
 from . import gate as gatelib
 from . import results as resultslib
 from . import stack as stacklib
@@ -304,7 +306,8 @@ class Nightly(Verdicts):
             "--", ".", log=self.log)
         self.log(f"results committed: {message}")
         if self.args.push_results:
-            git(self.results_dir, "push", "--quiet", log=self.log)
+            git(self.results_dir, *credential_args(self.args.push_credential_file), "push",
+                "--quiet", log=self.log)
             self.log("results pushed")
         return True
 
@@ -323,7 +326,8 @@ class Nightly(Verdicts):
             run_cmd(["git", "add", "--all", "--force", "."], env=env, cwd=source)
             run_cmd(["git", "commit", "--quiet", "-m", f"asv dashboard of {self.machine}"],
                     env=env, cwd=source)
-            run_cmd(["git", "push", "--quiet", "--force", remote, "HEAD:refs/heads/gh-pages"],
+            run_cmd(["git", *credential_args(self.args.push_credential_file), "push", "--quiet",
+                     "--force", remote, "HEAD:refs/heads/gh-pages"],
                     env=env, cwd=source, log=self.log)
         self.log(f"html pushed to the gh-pages branch of {_redact(remote)}")
 
@@ -707,8 +711,10 @@ class Nightly(Verdicts):
         self.summary["gpus"] = [gpu.get("name") for gpu in inventory["gpus"]]
 
     def child_env(self, extra=None):
-        """The asv child's environment: on a GPU machine, no GPU in a benchmark is trouble."""
-        env = dict(os.environ, **(extra or {}))
+        """The asv child's environment: the allow-list of ``childenv`` (no token of the host
+        reaches a pyhf build or a benchmark), and on a GPU machine, no GPU in a benchmark is
+        trouble."""
+        env = childenv.child_environ(extra)
         if self.quick_run:
             env[settings.QUICK_SUITE] = "1"
         if self.expect_gpu:
@@ -729,7 +735,7 @@ class Nightly(Verdicts):
                     self.summary["broken"].append(reason)
 
     #: What the report dir holds for one night; removed when a run starts (see finish).
-    REPORT_FILES = ("regressions.md", "regressions.json", "last-run.json")
+    REPORT_FILES = ("regressions.md", "regressions.json", "last-run.json", "nightly.log")
 
     def clear_reports(self):
         for name in self.REPORT_FILES:
@@ -764,6 +770,15 @@ class Nightly(Verdicts):
         self.log(f"done: exit status {code} in {self.summary['wall_s']} s"
                  + (f" ({'; '.join(self.summary['broken'])})" if self.summary["broken"] else ""))
         self.log.close()
+        self.keep_log()
+
+    def keep_log(self):
+        """A copy of the night's log in the report dir, beside its record: the log itself is
+        in the workdir, which a CI runner keeps outside the workspace it uploads from."""
+        if self.log.path and Path(self.log.path).is_file():
+            with contextlib.suppress(OSError):
+                self.report_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.log.path, self.report_dir / "nightly.log")
 
 
 def select_new_commits(branch, stored, pending=(), max_commits=10):
@@ -788,6 +803,29 @@ def select_new_commits(branch, stored, pending=(), max_commits=10):
         note = f"{len(new)} new commits; benchmarking the newest {max_commits}"
         new = new[:max_commits]
     return list(reversed(new)), note
+
+
+#: Prefixes of GitHub's tokens, which git also takes as the user name of an https URL.
+TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+
+
+def credential_in_url(url):
+    """Whether a git remote URL carries a credential (https://user:token@host, https://ghp_...@host):
+    on a command line every process of the machine can read it (/proc/PID/cmdline)."""
+    parts = urllib.parse.urlsplit(str(url))
+    if parts.scheme not in ("http", "https"):
+        return False
+    return parts.password is not None or (parts.username or "").startswith(TOKEN_PREFIXES)
+
+
+def credential_args(credential_file):
+    """git options that read the push credential from ``credential_file`` (git-credential-store's
+    format, one https://user:token@host line) and from no other helper; none without a file
+    (git's own configured helper, or ssh, then answers)."""
+    if not credential_file:
+        return []
+    path = shlex.quote(str(Path(credential_file).expanduser().resolve()))
+    return ["-c", "credential.helper=", "-c", f"credential.helper=store --file={path}"]
 
 
 def _die_with_parent():

@@ -11,7 +11,7 @@ from . import asvconf
 from . import explain as explainlib
 from . import gate as gatelib
 from . import results as resultslib
-from .nightly import DEFAULT_REPO, DEFAULT_WORKDIR, EXIT_BROKEN, Nightly
+from .nightly import DEFAULT_REPO, DEFAULT_WORKDIR, EXIT_BROKEN, Nightly, credential_in_url
 from .runtools import NightlyError, atomic_write_json, utcnow
 
 
@@ -76,7 +76,12 @@ def build_parser():
                    help="commit new results in the results folder's git work tree")
     p.add_argument("--push-results", action="store_true", help="and push that commit")
     p.add_argument("--push-html", metavar="REMOTE",
-                   help="force-push the html to the gh-pages branch of this git remote URL")
+                   help="force-push the html to the gh-pages branch of this git remote URL (no "
+                   "credential in it: git's credential helper or --push-credential-file gives it)")
+    p.add_argument("--push-credential-file", metavar="FILE",
+                   help="for --push-html and --push-results: a git-credential-store file (a line "
+                   "https://USER:TOKEN@HOST, mode 600) that git reads the credential from, so that "
+                   "no token is on a command line or in the benchmarks' environment")
     p.add_argument("--gate-config", help="JSON file of per-benchmark gate thresholds")
     p.add_argument("--threshold", type=float, help="default time_ threshold of the gate")
     p.add_argument("--no-confirm", dest="confirm", action="store_false",
@@ -116,7 +121,13 @@ def record_failed_start(args, reason):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for option, url in (("--push-html", args.push_html), ("--repo", args.repo)):
+        if url and credential_in_url(url):
+            parser.error(f"{option}: the URL carries a credential, which every process on this "
+                         "machine could read from the command line; give it to git through a "
+                         "credential helper or --push-credential-file instead")
     try:
         nightly = Nightly(args)
     except Exception as err:  # e.g. a GPU machine whose GPU NVML cannot reach

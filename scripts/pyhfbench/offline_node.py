@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import asvconf, wheelhouse
+from . import asvconf, childenv, wheelhouse
 from . import results as resultslib
 from .support import settings
 
@@ -132,7 +132,7 @@ def run_node(wheelhouse_dir, workdir, results_dir, machine, host_python=sys.exec
     env_dir = workdir / "env"
     trouble_file = workdir / "gpu-trouble.jsonl"
     trouble_file.unlink(missing_ok=True)
-    env = dict(os.environ, **(extra_env or {}))
+    env = childenv.child_environ(extra_env)
     env.update(resultslib.run_context_env(results_dir, machine, bench))
     env[settings.GPU_TROUBLE_FILE] = str(trouble_file)
     if expect_gpu:

@@ -24,12 +24,13 @@ See docs/gate-lanes.md for what it costs and what it catches.
 import ast
 import json
 import math
-import os
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import childenv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ class Worker:
                 f"paired_worker.main({json.dumps(spec)!r})")
         self.process = subprocess.Popen(
             [side.python, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=dict(os.environ, **side.env))
+            stderr=subprocess.PIPE, text=True, env=childenv.child_environ(side.env))
         self.timeout = timeout
         first = self._read()
         if first.get("state") != "ready":
@@ -266,7 +267,8 @@ def install_commit(env, mirror, commit, dest):
                 raise PairedError(f"git {' '.join(args[:1])} of {commit[:8]}: {done.stderr.strip()}")
         source = str(checkout)
     done = subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-                           str(dest), source], capture_output=True, text=True)
+                           str(dest), source], capture_output=True, text=True,
+                          env=childenv.child_environ())  # the build runs the commit's code
     if done.returncode:
         raise PairedError(f"installing pyhf {commit[:8]} for the paired run failed: "
                           f"{done.stderr.strip()[-1500:]}")

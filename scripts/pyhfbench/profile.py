@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import asvconf
+from . import asvconf, childenv
 from .results import load_benchmarks_json as _benchmarks_json
 from .results import unrepr as _unquote
 
@@ -328,7 +328,8 @@ def run_asv_profile(config, asv_name, revision, dest, force=False, env_spec=None
         command.append("--force")
     if env_spec:
         command += ["-E", env_spec]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                            env=childenv.child_environ())
     output = result.stdout + result.stderr
     if log:
         Path(log).write_text("$ " + " ".join(command[2:]) + "\n" + output)

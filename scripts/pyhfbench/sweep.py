@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import asvconf, mainjob
+from . import asvconf, childenv, mainjob
 from . import results as resultslib
 from . import stack as stacklib
 from .support import settings
@@ -95,8 +95,8 @@ def run_sweep(pyhf_repo, commit, stacks, results_dir, machine, python_exe, bench
     hashfile = WORK_DIR / "commit.txt"
     hashfile.parent.mkdir(parents=True, exist_ok=True)
     hashfile.write_text(commit + "\n")
-    env = dict(os.environ, **resultslib.run_context_env(results_dir, machine, bench),
-               **stacklib.path_env(python_exe))
+    env = childenv.child_environ({**resultslib.run_context_env(results_dir, machine, bench),
+                                  **stacklib.path_env(python_exe)})
     env.setdefault(settings.SAMPLES, str(mainjob.QUICK_SAMPLES))
     statuses = {}
     for version, stack, _ in stacks:
