@@ -34,6 +34,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 import tarfile
@@ -46,7 +47,7 @@ import zlib
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 
-from . import generate, pyhf_compat, settings
+from . import generate, pyhf_compat, safe_extract, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REGISTRY = REPO_ROOT / "pallets" / "registry.json"
@@ -83,6 +84,10 @@ def _read_json(path, what="JSON"):
     except FileNotFoundError:
         raise PalletError(f"{path}: no such file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PalletError(f"{path}: malformed {what}: {err}") from None
+    except RecursionError:
+        raise PalletError(f"{path}: malformed {what}: nested too deeply to read") from None
+    except ValueError as err:  # e.g. an integer of more digits than Python converts
         raise PalletError(f"{path}: malformed {what}: {err}") from None
 
 
@@ -304,6 +309,16 @@ def _check_member_name(archive, name, target=None):
                 _refuse(archive, name, f"links to {target!r}, outside the target folder")
 
 
+def _extracting(dest, extract):
+    """Run ``extract`` into the new folder ``dest``; on a refusal or error leave it empty."""
+    try:
+        extract()
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True, exist_ok=True)
+        raise
+
+
 def unpack(archive, dest, max_bytes=MAX_UNPACKED_BYTES):
     """Safely unpack a tar, zip or single JSON file into the new folder ``dest``.
 
@@ -332,9 +347,10 @@ def unpack(archive, dest, max_bytes=MAX_UNPACKED_BYTES):
                     total += member.size
                 if total > max_bytes:
                     raise PalletError(f"{archive}: unpacks to {total} bytes, over the cap of {max_bytes}")
-                # Python >= 3.11.4 also applies its own "data" filter (same rules).
-                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tar.extractall(dest, members=members, **safe)
+                # Each member resolved against the real folder, links followed (a chain of
+                # links passes the lexical check above); Python's "data" filter on top.
+                _extracting(dest, lambda: safe_extract.extract_tar(
+                    tar, members, dest, lambda member, why: _refuse(archive, member, why)))
         elif zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zipped:
                 infos = zipped.infolist()
@@ -343,7 +359,8 @@ def unpack(archive, dest, max_bytes=MAX_UNPACKED_BYTES):
                 total = sum(info.file_size for info in infos)
                 if total > max_bytes:
                     raise PalletError(f"{archive}: unpacks to {total} bytes, over the cap of {max_bytes}")
-                zipped.extractall(dest)
+                _extracting(dest, lambda: safe_extract.extract_zip(
+                    zipped, infos, dest, lambda member, why: _refuse(archive, member, why)))
         else:
             raise PalletError(f"{archive}: not a tar, zip or JSON file")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
@@ -363,6 +380,78 @@ def _validate_json(path, schema):
     return spec
 
 
+def _not_physical(value, negative=False):
+    """Why ``value`` cannot be a yield (``negative``: a sign is allowed), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "not a number"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "infinite"
+    if value < 0 and not negative:
+        return "negative"
+    return None
+
+
+def _check_numbers(values, label, what, negative=False):
+    for i, value in enumerate(values if isinstance(values, list) else [values]):
+        why = _not_physical(value, negative)
+        if why:
+            raise PalletError(f"{label}: {what}, bin {i}: {value!r} is {why}")
+
+
+def check_sample(sample, label):
+    """A sample's yields (finite, not negative) and its modifiers' numbers (finite; the
+    uncertainties of staterror and shapesys not negative); PalletError naming the field."""
+    _check_numbers(sample.get("data", []), label, "yield")
+    for modifier in sample.get("modifiers", []) or []:
+        kind, data = modifier.get("type"), modifier.get("data")
+        where = f"modifier {modifier.get('name')!r} ({kind})"
+        if kind in ("staterror", "shapesys"):
+            _check_numbers(data or [], label, f"{where} uncertainty")
+        elif kind == "histosys" and isinstance(data, dict):
+            for side in ("hi_data", "lo_data"):
+                _check_numbers(data.get(side, []), label, f"{where} {side}", negative=True)
+        elif kind == "normsys" and isinstance(data, dict):
+            for side in ("hi", "lo"):
+                _check_numbers(data.get(side, 1.0), label, f"{where} {side}", negative=True)
+
+
+def check_physics(spec, label):
+    """Raise PalletError, naming the channel, sample and bin, where a workspace holds what no
+    model can take: a NaN, infinite or negative yield or observation, a NaN or negative
+    uncertainty (the schema accepts them all as numbers; ``1e999999`` reads as infinite)."""
+    for channel in spec.get("channels", []):
+        for sample in channel.get("samples", []):
+            check_sample(sample, f"{label}: channel {channel.get('name')!r}, sample "
+                                 f"{sample.get('name')!r}")
+    bins = {channel.get("name"): len(channel["samples"][0].get("data", []))
+            for channel in spec.get("channels", []) if channel.get("samples")}
+    for observation in spec.get("observations", []):
+        where = f"{label}: observation of channel {observation.get('name')!r}"
+        _check_numbers(observation.get("data", []), where, "observed")
+        expected = bins.get(observation.get("name"))
+        if expected is not None and len(observation.get("data", [])) != expected:
+            raise PalletError(f"{where}: {len(observation['data'])} bins, where the channel's "
+                              f"samples have {expected}")
+
+
+def check_patch_physics(patch, label):
+    """The numbers a patch adds or replaces: finite everywhere, samples' yields not negative."""
+    def walk(value, where):
+        if isinstance(value, dict):
+            if "data" in value and "modifiers" in value and "name" in value:
+                check_sample(value, f"{label}: {where}sample {value.get('name')!r}")
+            for key, item in value.items():
+                walk(item, f"{where}{key}/")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}{i}/")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise PalletError(f"{label}: {where.rstrip('/')}: {value!r} is not finite")
+    walk(patch, "")
+
+
 def check_tree(name, entry, root, patches=True):
     """Validate the workspaces (and with ``patches`` every patch) of an unpacked pallet in ``root``.
 
@@ -374,14 +463,17 @@ def check_tree(name, entry, root, patches=True):
     found = {}
     for lname, likelihood in entry["likelihoods"].items():
         spec = _validate_json(root / likelihood["workspace"], "workspace.json")
+        check_physics(spec, root / likelihood["workspace"])
         digest = pyhf.utils.digest(spec)
         files = _patch_files(root, likelihood)
         if patches:
             for path in files.values():
-                _validate_json(path, "jsonpatch.json")
+                check_patch_physics(_validate_json(path, "jsonpatch.json"), path)
             if "patchset" in likelihood:
                 path = root / likelihood["patchset"]
-                patchset = _patchset(path, _validate_json(path, "patchset.json"))
+                patchset_spec = _validate_json(path, "patchset.json")
+                check_patch_physics(patchset_spec, path)
+                patchset = _patchset(path, patchset_spec)
                 try:
                     patchset.verify(spec)
                 except pyhf.exceptions.PatchSetVerificationError as err:

@@ -16,6 +16,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from .support import support_module
+
 DEFAULT_VERSIONS = ("0.7.5", "0.7.6")
 
 REMOVAL_PRS = {"pytorch": "#2611", "tensorflow": "#2609"}
@@ -60,19 +62,26 @@ def download_sdist(version, dest_dir):
     return found[0]
 
 
+def _refuse(sdist, name, why):
+    raise LocalRepoError(f"{sdist}: entry {name!r} {why}; refusing the archive")
+
+
 def _unpack_sdist(sdist, worktree):
-    """Replace the work tree's files with the sdist's; return the newest file time in it."""
-    for entry in Path(worktree).iterdir():
-        if entry.name != ".git":
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    """Replace the work tree's files with the sdist's; return the newest file time in it.
+
+    A refused archive leaves the work tree as it was (it is extracted first)."""
     with tarfile.open(sdist) as archive:
         members = [m for m in archive.getmembers() if m.isfile() or m.isdir()]
         top = members[0].name.split("/")[0]
         newest = max(m.mtime for m in members)
         with tempfile.TemporaryDirectory() as scratch:
-            # The "data" filter refuses links and paths outside the target.
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            archive.extractall(scratch, members=members, **safe)
+            # Each member resolved against the real folder, links followed, whatever the
+            # Python version (and the "data" filter on top where there is one).
+            support_module("safe_extract").extract_tar(archive, members, scratch,
+                                                       lambda name, why: _refuse(sdist, name, why))
+            for entry in Path(worktree).iterdir():
+                if entry.name != ".git":
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             for entry in Path(scratch, top).iterdir():
                 shutil.move(str(entry), worktree)
     # Generated at build time from the git tag by hatch-vcs.

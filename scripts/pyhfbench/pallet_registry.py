@@ -73,6 +73,16 @@ def add(name, source, workspace=None, patches=None, patchset=None, size="full", 
         probe = staging / "probe"
         pallets.unpack(published, probe, pallets.MAX_UNPACKED_BYTES)
         likelihoods_found = _detect_likelihoods(probe, workspace, patches, patchset, size)
+        for likelihood in likelihoods_found.values():  # before anything is registered
+            found = probe / likelihood["workspace"]
+            # Named as the user knows it: the file given, and the workspace inside an archive.
+            label = source if archive.endswith(".json") else f"{source}: {likelihood['workspace']}"
+            if not found.is_file():
+                raise PalletError(f"{label}: no such workspace")
+            try:
+                check_model(pallets._read_json(found, "JSON"), label)
+            except PalletError as err:
+                raise PalletError(str(err).replace(str(found), str(label))) from None
         shutil.rmtree(probe)
         entry = {
             "type": "json" if archive.endswith(".json") else "archive",
@@ -142,6 +152,20 @@ def _write_registry_entry(path, name, entry):
 
 # --- checking and describing -------------------------------------------------------------------
 
+def check_model(spec, label):
+    """What pyhf itself would reject at model build, before the benchmarks meet it: the numbers
+    (``pallets.check_physics``: finite, non-negative yields and observations), then the model
+    built (mismatched bins, unknown modifiers...). PalletError naming ``label`` and the field."""
+    import pyhf
+
+    pallets.check_physics(spec, label)
+    try:
+        pyhf.Workspace(spec).model(poi_name=None)
+    except Exception as err:  # pyhf raises InvalidModel, InvalidSpecification, ValueError...
+        raise PalletError(f"{label}: pyhf cannot build its model: {type(err).__name__}: "
+                          f"{err}") from None
+
+
 def verify(name):
     """Check a cached pallet: its file's sha256 against the registry, every unpacked file
     against the manifest, and every workspace and patch against pyhf's schemas.
@@ -153,6 +177,7 @@ def verify(name):
         for lname, likelihood in entry["likelihoods"].items():
             spec = generate.workspace(**likelihood["generator"])
             pallets._validate_spec(spec, f"generated {name}/{lname}")
+            check_model(spec, f"generated {name}/{lname}")
             if likelihood.get("digest") not in (None, pyhf.utils.digest(spec)):
                 raise PalletError(f"generated {name}/{lname}: digest differs from the registry's: "
                                   "the generator changed; update the registry")
@@ -170,6 +195,9 @@ def verify(name):
         if files.get(path) != expected:
             raise PalletError(f"{folder / path}: changed or missing since it was fetched")
     pallets.check_tree(name, entry, folder, patches=True)
+    for likelihood in entry["likelihoods"].values():
+        path = folder / likelihood["workspace"]
+        check_model(pallets._read_json(path, "workspace"), path)
     return manifest
 
 
