@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import inputs
 from . import results as resultslib
 from .findings import (DEFAULT_COMMIT_URL, EXIT_BROKEN,
                        REGRESSION_KINDS, Finding, Report, _summary, print_summary, write_reports)
@@ -539,7 +540,11 @@ def run_gate(results_dir, machine=None, commits=None, last=1, repo=None, branch=
         machine = found[0]
     loaded = resultslib.load_machine(
         results_dir, machine, on_error=lambda path, err: errors.append(str(err)))
-    info = resultslib.load_benchmarks_json(results_dir)
+    try:  # missing or unreadable, it would judge with no units, types or parameter names
+        info = inputs.benchmarks_json(results_dir)
+    except resultslib.ResultsError as err:
+        errors.append(str(err))
+        info = {}
     branch_order = git_first_parent(repo, branch) if repo else None
 
     by_env = {}
@@ -666,7 +671,12 @@ def main(argv=None):
         except Exception as write_err:
             print(f"gate: could not write the report either: {write_err}", file=sys.stderr)
         return EXIT_BROKEN
-    if not args.quiet:
-        print_summary(report)
-    print(f"gate: {report.status}; report in {Path(args.report_dir) / 'regressions.md'}")
+    try:
+        for error in report.errors:  # what broke it, first: an unreadable file is named here
+            print(f"gate: {error}", file=sys.stderr)
+        if not args.quiet:
+            print_summary(report)
+        print(f"gate: {report.status}; report in {Path(args.report_dir) / 'regressions.md'}")
+    except BrokenPipeError:  # the reader left (| head): the judgement, written, stands
+        pass
     return report.exit_code

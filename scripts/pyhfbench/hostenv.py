@@ -48,3 +48,25 @@ def use_project_python(script, venv=VENV):
     python = str(venv / "bin" / "python")
     os.environ[REEXEC_MARK] = "1"
     os.execv(python, [python, str(Path(script).resolve()), *sys.argv[1:]])
+
+
+
+def run_main(main, broken=2):
+    """``main()``'s exit status, where output cut off by a closed pipe (``| head``) never turns
+    into exit status 1, which the gate reads as findings: a BrokenPipeError out of ``main``
+    (a traceback or a message that could not be written) is a broken run (``broken``); a
+    status ``main`` returned stands, even when its last output could not be flushed."""
+    try:
+        code = main()
+    except BrokenPipeError:
+        code = broken
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            # Nobody reads any more: Python would fail again at exit (status 120).
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            except (OSError, ValueError):
+                pass
+    return code

@@ -170,18 +170,25 @@ def load_file(path, machine=None):
         result = Results.load(str(path), machine_name=machine)
     except Exception as err:  # asv raises UserError, ValueError, KeyError... on corrupt files
         raise ResultsError(f"{path}: not a readable asv results file ({err})") from None
-    return CommitResults(
-        commit=result.commit_hash,
-        date=result.date or 0,
-        machine=result.params.get("machine", machine),
-        env_name=result.env_name,
-        path=Path(path),
-        measurements=measurements_of(result),
-        python=(result.params or {}).get("python", ""),
-        requirements=dict(getattr(result, "_requirements", None) or _requirements_of(result)),
-        params={name: result.get_result_params(name) for name in result.get_all_result_keys()},
-        durations=dict(result.duration),
-    )
+    from .inputs import check_values
+
+    try:
+        loaded = CommitResults(
+            commit=result.commit_hash,
+            date=result.date if result.date is not None else 0,
+            machine=result.params.get("machine", machine),
+            env_name=result.env_name,
+            path=Path(path),
+            measurements=measurements_of(result),
+            python=(result.params or {}).get("python", ""),
+            requirements=dict(getattr(result, "_requirements", None) or _requirements_of(result)),
+            params={name: result.get_result_params(name) for name in result.get_all_result_keys()},
+            durations=dict(result.duration),
+        )
+    except Exception as err:  # a field of the wrong shape (a string where asv keeps a list)
+        raise ResultsError(f"{path}: not a readable asv results file "
+                           f"({type(err).__name__}: {err})") from None
+    return check_values(loaded)  # a field of the wrong type: named, not a traceback later
 
 
 def _requirements_of(result):
