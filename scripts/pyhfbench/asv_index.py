@@ -19,5 +19,7 @@ def add_link(index_html, link_id, href, text, bottom=8):
         return True
     link = f'<a id="{link_id}" href="{href}" style="{LINK_STYLE.format(bottom=bottom)}">{text}</a>'
     page = page.replace("</body>", link + "\n</body>", 1) if "</body>" in page else page + link
-    index_html.write_text(page)
+    from .results import atomic_write_text
+
+    atomic_write_text(index_html, page)  # a reader never sees half a page
     return True

@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import dashboard_assets
+from . import dashboard_assets, inputs
+from .aside import built_aside
 from .report import add_report_pages
 from .utilization_pages import add_utilization_pages
 
@@ -56,16 +57,36 @@ def finish_dashboard(results_dir, html_dir, machine=None, assets_dir=None, say=p
     return utilization, report, offline
 
 
+def publish_aside(config, results_dir, html_dir, machine=None, asv_args=(), cwd=None):
+    """``asv publish`` of ``config`` and ``finish_dashboard``, built beside ``html_dir`` and
+    swapped in only when complete: on any failure the published site stays as it was.
+
+    Every results file and benchmarks.json must be readable first (asv would leave an
+    unreadable one out, and the dashboard would silently lack its commit). Returns
+    ``finish_dashboard``'s (utilization index, report index, offline) at their final place.
+    """
+    results_dir, html_dir = Path(results_dir), Path(html_dir)
+    inputs.require_readable(results_dir)
+    with built_aside(html_dir) as work:
+        command = [sys.executable, "-m", "asv", "publish", "--config", str(config),
+                   "--html-dir", str(work), *asv_args]
+        print("$", " ".join(command[2:]), flush=True)
+        status = subprocess.run(command, cwd=cwd).returncode
+        if status != 0 or not (work / "index.html").is_file() or not (work / "index.json").is_file():
+            raise RuntimeError(f"asv publish failed on {config} (exit status {status}); "
+                               f"{html_dir} is left as it was")
+        utilization, report, offline = finish_dashboard(results_dir, work, machine)
+    moved = lambda path: html_dir / Path(path).relative_to(work) if path else path
+    return moved(utilization), moved(report), offline
+
+
 def publish(config, machine=None, asv_args=()):
-    """``asv publish`` on ``config``, then ``finish_dashboard``. Returns the html folder."""
+    """``asv publish`` on ``config``, then ``finish_dashboard``, swapped in whole. Returns the
+    html folder."""
     from .report import _config_paths
 
-    command = [sys.executable, "-m", "asv", "publish", "--config", str(config), *asv_args]
-    print("$", " ".join(command[2:]), flush=True)
-    if subprocess.run(command).returncode != 0:
-        raise RuntimeError(f"asv publish failed on {config}")
     results_dir, html_dir = _config_paths(config)
-    finish_dashboard(results_dir, html_dir, machine)
+    publish_aside(config, results_dir, html_dir, machine, asv_args)
     return html_dir
 
 
@@ -86,8 +107,12 @@ def main(argv=None):
     args, asv_args = parser.parse_known_args(argv)
     try:
         html_dir = publish(args.config, args.machine, asv_args)
-    except (RuntimeError, OSError, ValueError) as err:
+    except (RuntimeError, OSError, ValueError) as err:  # ResultsError, ForeignFolder too
         print(f"publish: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug or an unforeseen input: a message; the old site stays
+        print(f"publish: unexpected {type(err).__name__}: {err}; the published site is left "
+              "as it was", file=sys.stderr)
         return 2
     print(f"Dashboard: {html_dir / 'index.html'} (serve it: python -m http.server -d {html_dir})")
     return 0

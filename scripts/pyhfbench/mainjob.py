@@ -323,8 +323,11 @@ def main(argv=None):
 def publish(config, results_dir, html_dir, machine):
     """``asv publish``, then the project's pages and the offline libraries
     (dashboard.finish_dashboard). Returns the utilization and report index pages."""
-    run_asv(config, "publish")
-    utilization, report, _ = dashboard.finish_dashboard(results_dir, html_dir, machine)
+    try:  # built aside and swapped in: a failure leaves the published site as it was
+        utilization, report, _ = dashboard.publish_aside(config, results_dir, html_dir, machine,
+                                                         cwd=REPO_ROOT)
+    except (RuntimeError, OSError, ValueError) as err:
+        raise MainJobError(f"publish: {err}") from None
     return utilization, report
 
 

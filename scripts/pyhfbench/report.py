@@ -31,14 +31,14 @@ report to ``html/report/`` and links it from asv's index page (the offline
 dashboard is dashboard_assets', called from dashboard.finish_dashboard).
 """
 
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import asv_index
-from .results import FAILED, OK, SKIPPED
+from . import asv_index, inputs
+from .aside import ForeignFolder, built_aside, refuse_foreign
+from .results import FAILED, OK, SKIPPED, ResultsError
 from .results import described_machines as machines
 from .report_data import LINK_ID, REPORT_FOLDER, REPO_ROOT, ReportError, load_commit, slug
 from .report_lanes import lanes_section, load_findings
@@ -111,11 +111,36 @@ def build_report(results_dir, out_dir, machine=None, commit=None, html_dir=None,
     ({machine: {commit, measured, n/a, failed}}), errors ([text]). ``regressions``: the
     gate's regressions.json (path or dict), for the lanes' columns of the workload table.
     """
-    results_dir, out_dir = Path(results_dir), Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    results_dir, final_dir = Path(results_dir), Path(out_dir)
+    refuse_foreign(final_dir, is_report_folder, "report folder")
     wanted = [machine] if isinstance(machine, str) else list(machine or machines(results_dir))
+    # A result file or benchmarks.json that cannot be read: nothing is presented as the latest.
+    inputs.require_readable(results_dir, wanted)
+    with built_aside(final_dir) as out_dir:  # the old report stays whole on any failure
+        result = _build_report(results_dir, out_dir, wanted, commit, html_dir, regressions)
+        (out_dir / REPORT_MARKER).write_text("written by scripts/report; replaced whole on "
+                                             "each run\n")
+    moved = lambda path: final_dir / Path(path).relative_to(out_dir)
+    return dict(result, index=moved(result["index"]), markdown=moved(result["markdown"]),
+                figures=[moved(f) for f in result["figures"]])
+
+
+#: In a report folder: this command wrote it, so a new report may replace it.
+REPORT_MARKER = ".pyhfbench-report"
+
+
+def is_report_folder(folder):
+    """Whether ``folder`` holds a report of this command (marked, or one from before the mark)."""
+    if (folder / REPORT_MARKER).is_file():
+        return True
+    try:
+        page = (folder / "index.html").read_text(errors="replace")[:4000]
+    except OSError:
+        return False
+    return (folder / "report.md").is_file() and "pyhf-benchmarks: backend comparison report" in page
+
+
+def _build_report(results_dir, out_dir, wanted, commit, html_dir, regressions):
     all_blocks, figures, summary, errors, toc = [], [], {}, [], []
     started = time.perf_counter()
     for name in wanted:
@@ -224,8 +249,15 @@ def main(argv=None):
     results_dir = Path(args.results_dir) if args.results_dir else results_dir
     html_dir = Path(args.html_dir) if args.html_dir else html_dir
     out_dir = Path(args.output) if args.output else html_dir / REPORT_FOLDER
-    result = build_report(results_dir, out_dir, machine=args.machine, commit=args.commit,
-                          html_dir=html_dir, regressions=args.regressions)
+    try:
+        result = build_report(results_dir, out_dir, machine=args.machine, commit=args.commit,
+                              html_dir=html_dir, regressions=args.regressions)
+    except (ReportError, ResultsError, ForeignFolder) as err:
+        print(f"report: {err}; nothing written", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug or an unforeseen input: a message, and the old report stays
+        print(f"report: unexpected {type(err).__name__}: {err}; nothing written", file=sys.stderr)
+        return 2
     if not args.no_link and out_dir.resolve().parent == html_dir.resolve():
         add_link(html_dir / "index.html", f"{out_dir.name}/index.html")
     for name, counts in result["machines"].items():
