@@ -48,16 +48,63 @@ def test_lock_waits_for_the_holder(tmp_path):
 
 
 def test_a_second_nightly_gives_up_with_exit_2_while_the_lock_is_held(tmp_path, capsys):
-    with runtools.RunLock(tmp_path / "work" / "nightly.lock", [tmp_path / "results"]):
+    """Issue 29, probe 1: the running night's record (three findings, exit 1) stays as it is."""
+    work, reports = tmp_path / "work", tmp_path / "reports"
+    records = {work / "last-run.json": '{"exit_status": 1, "gate": {"findings": 3}}\n',
+               reports / "last-run.json": '{"exit_status": 1, "gate": {"findings": 3}}\n',
+               reports / "regressions.json": '{"status": "findings", "exit_code": 1}\n',
+               reports / "regressions.md": "# three findings\n"}
+    for path, text in records.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    with runtools.RunLock(work / "nightly.lock", [tmp_path / "results"]):
+        before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
         code = nightly_cli.main([
             "--repo", str(tmp_path / "no-repo"), "--machine", MACHINE,
-            "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results"),
-            "--report-dir", str(tmp_path / "reports"),
+            "--workdir", str(work), "--results-dir", str(tmp_path / "results"),
+            "--report-dir", str(reports),
         ])
     assert code == 2
     assert "holds the lock" in capsys.readouterr().err
-    summary = json.loads((tmp_path / "work" / "last-run.json").read_text())
-    assert summary["exit_status"] == 2 and "holds the lock" in summary["broken"][0]
+    assert {path: path.read_text() for path in records} == records
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("held", ["results", "reports", ".html.versions"])
+def test_the_lock_covers_the_results_and_the_reports(tmp_path, capsys, held):
+    """Another workdir, the same results or report folder: the second run writes nothing."""
+    work = tmp_path / "work"
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "regressions.md").write_text("the running night's\n")
+    with runtools.RunLock(tmp_path / "other" / "nightly.lock", [tmp_path / held]):
+        code = nightly_cli.main([
+            "--repo", str(tmp_path / "no-repo"), "--machine", MACHINE,
+            "--workdir", str(work), "--results-dir", str(tmp_path / "results"),
+            "--report-dir", str(tmp_path / "reports"), "--html-dir", str(tmp_path / "html"),
+        ])
+    assert code == 2
+    assert f"holds the lock on {tmp_path / held}" in capsys.readouterr().err
+    assert (tmp_path / "reports" / "regressions.md").read_text() == "the running night's\n"
+    assert not (work / "last-run.json").exists() and not list(work.rglob("*.log"))
+
+
+def test_a_run_that_cannot_start_leaves_the_running_night_s_record(tmp_path, capsys,
+                                                                    monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "last-run.json").write_text("the running night's\n")
+
+    def cannot_start(args):
+        raise RuntimeError("NVML cannot reach the GPU")
+
+    monkeypatch.setattr(nightly_cli, "Nightly", cannot_start)
+    argv = ["--machine", MACHINE, "--workdir", str(work), "--report-dir", str(tmp_path / "r")]
+    with runtools.RunLock(work / "nightly.lock"):
+        assert nightly_cli.main(argv) == 2
+    assert (work / "last-run.json").read_text() == "the running night's\n"
+    assert not (tmp_path / "r").exists()
+    assert nightly_cli.main(argv) == 2  # nobody holds the lock: the failed start is recorded
+    assert "NVML cannot reach the GPU" in (work / "last-run.json").read_text()
 
 
 def test_unknown_branch_is_a_broken_run(tmp_path, capsys):

@@ -19,7 +19,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from . import asvconf, childenv, dashboard, history, regressions_page
+from . import asvconf, childenv, dashboard, history, inputs, regressions_page
 from . import gate as gatelib
 from . import results as resultslib
 from . import stack as stacklib
@@ -250,6 +250,10 @@ class Nightly(Verdicts):
     def publish(self):
         versions = self.html_dir.parent / f".{self.html_dir.name}.versions"
         versions.mkdir(parents=True, exist_ok=True)
+        try:  # asv would leave an unreadable file out: the dashboard would lack its commit
+            inputs.require_readable(self.results_dir)
+        except resultslib.ResultsError as err:
+            raise NightlyError(f"{err}; the published dashboard is left as it was") from None
         target = versions / stamp()
         config = self.write_config("publish", self.results_dir, html_dir=target)
         rc = self.asv("publish", "--config", config, label="publish")
@@ -534,17 +538,39 @@ class Nightly(Verdicts):
         return " / ".join(errors[-count:])
 
     # the whole run --------------------------------------------------------
-    def run(self):
-        args = self.args
+    def locked_folders(self):
+        """Everything a night writes besides its workdir: results, html versions, reports."""
+        versions = self.html_dir.parent / f".{self.html_dir.name}.versions"
+        return [self.results_dir, versions, self.report_dir]
+
+    def take_lock(self):
+        """The run's RunLock, held (LockBusy where another run holds it: nothing written)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with RunLock(self.workdir / "nightly.lock", [self.results_dir], wait=args.wait_lock) as lock:
-            self.lock = lock
-            try:
-                self.clear_reports()
-                if self.expect_gpu:
-                    self.check_gpu()
-                return self._run()
-            finally:
+        return RunLock(self.workdir / "nightly.lock", self.locked_folders(),
+                       wait=self.args.wait_lock).__enter__()
+
+    def discard_log(self):
+        """A run that never took the lock leaves no file behind, not even its log."""
+        self.log.close()
+        if self.log.path:
+            Path(self.log.path).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the logs folder, where this run made it
+                Path(self.log.path).parent.rmdir()
+
+    def run(self):
+        """The night, under the lock (taken here unless the caller holds it, as
+        nightly_cli.main does so that the record is written under it too)."""
+        owned = self.lock is None
+        if owned:
+            self.lock = self.take_lock()
+        try:
+            self.clear_reports()
+            if self.expect_gpu:
+                self.check_gpu()
+            return self._run()
+        finally:
+            if owned:
+                self.lock.release()
                 self.lock = None
 
     def _run(self):

@@ -12,7 +12,7 @@ from . import explain as explainlib
 from . import gate as gatelib
 from . import results as resultslib
 from .nightly import DEFAULT_REPO, DEFAULT_WORKDIR, EXIT_BROKEN, Nightly, credential_in_url
-from .runtools import NightlyError, atomic_write_json, utcnow
+from .runtools import LockBusy, NightlyError, RunLock, atomic_write_json, utcnow
 
 
 def build_parser():
@@ -112,12 +112,29 @@ def build_parser():
 
 
 def record_failed_start(args, reason):
-    """last-run.json (workdir and report dir) for a run that failed before it could start."""
-    summary = {"machine": args.machine, "started_at": utcnow().isoformat(timespec="seconds"),
-               "broken": [reason], "exit_status": EXIT_BROKEN}
-    for folder in (args.workdir, args.report_dir):
-        with contextlib.suppress(OSError):
-            atomic_write_json(Path(folder) / "last-run.json", summary)
+    """last-run.json (workdir and report dir) for a run that failed before it could start,
+    under the workdir's lock: while another run holds it, its record is left alone."""
+    try:
+        lock = RunLock(Path(args.workdir) / "nightly.lock").__enter__()
+    except (LockBusy, OSError):
+        return
+    try:
+        summary = {"machine": args.machine, "started_at": utcnow().isoformat(timespec="seconds"),
+                   "broken": [reason], "exit_status": EXIT_BROKEN}
+        for folder in (args.workdir, args.report_dir):
+            with contextlib.suppress(OSError):
+                atomic_write_json(Path(folder) / "last-run.json", summary)
+    finally:
+        lock.release()
+
+
+def on_signal_of(nightly):
+    def on_signal(signum, frame):
+        if nightly.child is not None and nightly.child.poll() is None:
+            with contextlib.suppress(OSError):
+                nightly.child.terminate()
+        raise KeyboardInterrupt(f"signal {signum}")
+    return on_signal
 
 
 def main(argv=None):
@@ -135,17 +152,29 @@ def main(argv=None):
         print(f"nightly: {reason}", file=sys.stderr)
         record_failed_start(args, reason)
         return EXIT_BROKEN
+    try:  # the lock covers everything the night writes, its record (finish) included
+        nightly.lock = nightly.take_lock()
+    except LockBusy as err:  # another run's record is not this run's to overwrite
+        print(f"nightly: {err}; this run wrote nothing", file=sys.stderr)
+        nightly.discard_log()
+        return EXIT_BROKEN
+    except (NightlyError, OSError) as err:
+        print(f"nightly: the lock could not be taken: {err}; this run wrote nothing",
+              file=sys.stderr)
+        nightly.discard_log()
+        return EXIT_BROKEN
+    try:
+        return _run_locked(nightly)
+    finally:
+        nightly.lock.release()
+        nightly.lock = None
+
+
+def _run_locked(nightly):
     mirror = asvconf.select_pallet_mirror()
     nightly.log(f"pallets from the local mirror {mirror}" if mirror else
                 "no pallet mirror: pallets are downloaded from HEPData by DOI")
-
-    def on_signal(signum, frame):
-        if nightly.child is not None and nightly.child.poll() is None:
-            with contextlib.suppress(OSError):
-                nightly.child.terminate()
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGTERM, on_signal_of(nightly))
     error = None
     try:
         code = nightly.run()
