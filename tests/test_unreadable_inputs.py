@@ -134,6 +134,18 @@ def test_closed_pipe_does_not_turn_a_broken_gate_into_findings(history, tmp_path
     assert _gate_into_a_closed_pipe(history, tmp_path) == 2
 
 
+def test_closed_stdout_after_the_message_is_not_findings(history, tmp_path):
+    """``2>&1 | head -1``: the first line (what broke it) read, then the reader gone while
+    rich prints the summary (rich exits 1 on a closed pipe)."""
+    edit_json(history.newest, MALFORMED["string value"][0])
+    proc = subprocess.run(
+        f"{GATE} --results-dir {history.root} --machine {MACHINE} --report-dir "
+        f"{tmp_path / 'reports'} 2>&1 | head -1; exit ${{PIPESTATUS[0]}}", shell=True,
+        executable="/bin/bash", cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.stdout.startswith(f"gate: {history.newest}: field results[")
+    assert proc.returncode == 2
+
+
 def test_closed_pipe_keeps_the_gate_s_judgement(tmp_path):
     writer = ResultsWriter(tmp_path / "results")
     writer.commit("a", good_values(seed=1))

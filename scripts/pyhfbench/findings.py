@@ -343,12 +343,14 @@ def print_summary(report, file=None):
             print("  " + " | ".join(row), file=file)
         return
     console = Console(file=file, width=160)
-    if not rows:
-        console.print(title)
-        return
-    table = Table(title=title)
-    for column in ("finding", "benchmark", "parameters", "before", "after", "ratio", "commit"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    table = title
+    if rows:
+        table = Table(title=title)
+        for column in ("finding", "benchmark", "parameters", "before", "after", "ratio", "commit"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+    try:
+        console.print(table)
+    except SystemExit:  # rich's answer to a closed pipe (| head): exit status 1, "findings"
+        raise BrokenPipeError("the reader of the gate's summary is gone") from None

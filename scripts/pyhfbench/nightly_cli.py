@@ -179,15 +179,21 @@ def _run_locked(nightly):
     try:
         code = nightly.run()
     except (NightlyError, gatelib.GateError, resultslib.ResultsError) as err:
-        print(f"nightly: {err}", file=sys.stderr)
         code, error = EXIT_BROKEN, str(err)
+        _say(f"nightly: {err}")
     except KeyboardInterrupt as err:
-        print(f"nightly: interrupted ({err}); the next run resumes", file=sys.stderr)
         code, error = EXIT_BROKEN, f"interrupted ({err})"
+        _say(f"nightly: interrupted ({err}); the next run resumes")
     except Exception as err:  # a bug or an unforeseen failure: still a broken night, never "findings"
-        nightly.log.raw(traceback.format_exc())
-        print(f"nightly: unexpected {type(err).__name__}: {err}", file=sys.stderr)
-        traceback.print_exc()
         code, error = EXIT_BROKEN, f"unexpected {type(err).__name__}: {err}"
-    nightly.finish(code, error)
+        nightly.log.raw(traceback.format_exc())
+        _say(f"nightly: unexpected {type(err).__name__}: {err}", traceback.format_exc())
+    nightly.finish(code, error)  # the record, whether or not anybody reads stderr any more
     return code
+
+
+def _say(*lines):
+    """Lines to stderr; a reader that is gone (| head) does not keep the record unwritten."""
+    with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+        for line in lines:
+            print(line.rstrip("\n"), file=sys.stderr)
