@@ -71,7 +71,10 @@ def add(name, source, workspace=None, patches=None, patchset=None, size="full", 
         published = staging / archive
         fetched.replace(published)
         probe = staging / "probe"
-        pallets.unpack(published, probe, pallets.MAX_UNPACKED_BYTES)
+        try:
+            pallets.unpack(published, probe, pallets.MAX_UNPACKED_BYTES)
+        except PalletError as err:  # named as the user gave it, not as the staged copy
+            raise PalletError(str(err).replace(str(published), source, 1)) from None
         likelihoods_found = _detect_likelihoods(probe, workspace, patches, patchset, size)
         for likelihood in likelihoods_found.values():  # before anything is registered
             found = probe / likelihood["workspace"]
