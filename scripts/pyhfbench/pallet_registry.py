@@ -161,6 +161,11 @@ def check_model(spec, label):
     built (mismatched bins, unknown modifiers...). PalletError naming ``label`` and the field."""
     import pyhf
 
+    validate = getattr(getattr(pyhf, "schema", None), "validate", None) or pyhf.utils.validate
+    try:  # the schema first: its message says more than the model's
+        validate(spec, "workspace.json")
+    except pyhf.exceptions.InvalidSpecification as err:
+        raise PalletError(f"{label}: fails pyhf's workspace.json schema: {err}") from None
     pallets.check_physics(spec, label)
     try:
         pyhf.Workspace(spec).model(poi_name=None)
