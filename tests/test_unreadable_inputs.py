@@ -167,6 +167,7 @@ def published(tmp_path):
     write_results(results_dir, "host", NEW, 1_704_067_200_000 + 700 * DAY, TIMES, SPECS)
     html_dir.mkdir()
     (html_dir / "index.html").write_text("<html><body>the dashboard</body></html>\n")
+    (html_dir / "index.json").write_text('{"benchmarks": {}}\n')  # as asv publish leaves it
     assert run_report(results_dir, html_dir) == 0
     assert (html_dir / "report" / "index.html").is_file()
     return results_dir, html_dir
@@ -269,6 +270,17 @@ def test_publish_keeps_the_old_site(published, tmp_path, capsys, damage):
     err = capsys.readouterr().err
     assert err.startswith("publish: ") and named in err and "Traceback" not in err
     assert snapshot(html_dir.parent) == before
+
+
+def test_publish_refuses_an_html_folder_of_other_files(published, tmp_path, capsys):
+    results_dir, _ = published
+    mine = tmp_path / "my-site"
+    mine.mkdir()
+    (mine / "index.html").write_text("<p>my own page</p>\n")
+    config = write_publish_config(tmp_path, results_dir, mine, tmp_path / "no-repo")
+    assert dashboard.main(["--config", str(config)]) == 2
+    assert "holds files this command did not write" in capsys.readouterr().err
+    assert snapshot(mine) == {"index.html": hashlib.sha256(b"<p>my own page</p>\n").hexdigest()}
 
 
 def test_publish_builds_aside_and_swaps_in(published, tmp_path):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import dashboard_assets, inputs
-from .aside import built_aside
+from .aside import built_aside, refuse_foreign
 from .report import add_report_pages
 from .utilization_pages import add_utilization_pages
 
@@ -66,6 +66,7 @@ def publish_aside(config, results_dir, html_dir, machine=None, asv_args=(), cwd=
     ``finish_dashboard``'s (utilization index, report index, offline) at their final place.
     """
     results_dir, html_dir = Path(results_dir), Path(html_dir)
+    refuse_foreign(html_dir, is_dashboard_folder, "html folder")
     inputs.require_readable(results_dir)
     with built_aside(html_dir) as work:
         command = [sys.executable, "-m", "asv", "publish", "--config", str(config),
@@ -78,6 +79,11 @@ def publish_aside(config, results_dir, html_dir, machine=None, asv_args=(), cwd=
         utilization, report, offline = finish_dashboard(results_dir, work, machine)
     moved = lambda path: html_dir / Path(path).relative_to(work) if path else path
     return moved(utilization), moved(report), offline
+
+
+def is_dashboard_folder(folder):
+    """Whether ``folder`` holds asv's dashboard (what asv publish writes there, whole or not)."""
+    return (folder / "asv.js").is_file() or (folder / "index.json").is_file()
 
 
 def publish(config, machine=None, asv_args=()):
