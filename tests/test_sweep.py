@@ -97,3 +97,15 @@ def test_the_page_shows_each_workload_against_the_release_and_the_largest_change
     assert "| 0.12.1 | Python 3.13.0, numpy 2.5.5, jax 0.12.1, jaxlib 0.12.1 | 13 ms" in text
     assert "x1.300 from jax 0.10.2 to 0.12.1" in text
     assert page.name == "index.html" and (tmp_path / "page" / "hypotest.png").is_file()
+
+
+def test_a_publish_takes_every_sweep_page_along(tmp_path):
+    from pyhfbench import sweep_pages
+
+    page = sweep_pages.page_dir("jax", tmp_path / "sweep")
+    page.mkdir(parents=True)
+    (page / "index.html").write_text("<p>jax</p>")
+    (page / "hypotest.png").write_bytes(b"png")
+    copied = sweep_pages.copy_sweep_pages(tmp_path / "html", tmp_path / "sweep")
+    assert copied == [tmp_path / "html" / "stack-sweep" / "jax" / "index.html"]
+    assert (tmp_path / "html" / "stack-sweep" / "jax" / "hypotest.png").read_bytes() == b"png"

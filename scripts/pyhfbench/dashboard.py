@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import dashboard_assets, inputs
+from . import dashboard_assets, inputs, sweep_pages
 from .aside import built_aside, refuse_foreign
 from .report import add_report_pages
 from .utilization_pages import add_utilization_pages
@@ -51,6 +51,8 @@ def add_empty_summaries(html_dir):
 def finish_dashboard(results_dir, html_dir, machine=None, assets_dir=None, say=print):
     """Everything after ``asv publish``; returns (utilization index, report index, offline)."""
     utilization, report = add_project_pages(results_dir, html_dir, machine)
+    for page in sweep_pages.copy_sweep_pages(html_dir):
+        say(f"stack sweep page: {page}")
     add_empty_summaries(html_dir)
     offline = dashboard_assets.offline_dashboard(
         html_dir, assets_dir or dashboard_assets.DEFAULT_ASSETS_DIR, say=say)

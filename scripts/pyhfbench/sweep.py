@@ -13,17 +13,19 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from . import asvconf, childenv, mainjob
+from . import asvconf, childenv, mainjob, sweep_pages
+from .aside import built_aside
 from . import results as resultslib
 from . import stack as stacklib
 from .support import settings
 
 REPO_ROOT = asvconf.REPO_ROOT
-WORK_DIR = REPO_ROOT / ".asv" / "sweep"
+WORK_DIR = sweep_pages.SWEEP_DIR
 #: How many of the newest releases a sweep takes by default.
 DEFAULT_LAST = {"jax": 6, "jaxlib": 6, "numpy": 4, "scipy": 4, "iminuit": 4}
 #: The key workloads, NumPy and JAX on the CPU: (label, benchmark, parameters after backend).
@@ -246,7 +248,9 @@ def main(argv=None):
                         help="pyhf's git history (default: ../shared/pyhf/pyhf-main.bundle)")
     parser.add_argument("--revision", default="main", help="the pyhf commit (default: main)")
     parser.add_argument("--machine", help="asv machine name (default: this host's name)")
-    parser.add_argument("--out", help="the page's folder (default: html/stack-sweep/PACKAGE)")
+    parser.add_argument("--html-dir", default=str(REPO_ROOT / "html"),
+                        help="the dashboard the page joins, as <html>/stack-sweep/PACKAGE "
+                        "(default: html/; every later publish takes it along)")
     args = parser.parse_args(argv)
     package = resultslib.requirement_name(args.package)
     mirror = settings.pallet_mirror() or (mainjob.DEFAULT_MIRROR if mainjob.DEFAULT_MIRROR.is_dir()
@@ -272,8 +276,13 @@ def main(argv=None):
                              selection())
         notes += [f"{package} {v}: asv run exited with {rc}" for v, rc in statuses.items()
                   if rc not in (0,)]
-        out = Path(args.out) if args.out else REPO_ROOT / "html" / "stack-sweep" / package
-        page = sweep_page(results_dir, machine, package, commit, out, notes)
+        with built_aside(sweep_pages.page_dir(package)) as folder:
+            sweep_page(results_dir, machine, package, commit, folder, notes)
+        page = sweep_pages.page_dir(package) / "index.html"
+        if Path(args.html_dir).is_dir():
+            with built_aside(Path(args.html_dir) / sweep_pages.HTML_FOLDER / package) as folder:
+                shutil.copytree(sweep_pages.page_dir(package), folder, dirs_exist_ok=True)
+            page = Path(args.html_dir) / sweep_pages.HTML_FOLDER / package / "index.html"
     except (SweepError, stacklib.StackError, mainjob.MainJobError, ValueError) as err:
         print(f"stack-sweep: {err}", file=sys.stderr)
         return 2
