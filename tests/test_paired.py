@@ -4,6 +4,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -207,3 +208,23 @@ def test_injected_pyhf_does_the_extra_work_and_the_same_arithmetic(tmp_path):
                            capture_output=True, text=True, check=True).stdout.split()
     assert slowed[0] == "1000" and slowed[1] == plain[1]
     assert inject.loops_for(0.10, base_cost=1.0, logpdf_calls=100, cost_per_loop=1e-6) == 1000
+
+
+def test_a_worker_that_writes_much_to_stderr_does_not_block(tmp_path):
+    """Its stderr goes to a file: a pipe nobody reads fills at 64 KiB and blocks the worker
+    (a night hung on JAX 0.9.2's warnings under Python 3.13)."""
+    (tmp_path / "noisy.py").write_text(
+        "import sys\nclass Work:\n    def setup(self, n): pass\n"
+        "    def time_work(self, n):\n        sys.stderr.write('warning ' * 20_000 + '\\n')\n")
+    side = paired.Side(sys.executable, "noisy", "Work", "time_work", [1], [tmp_path])
+    worker = paired.Worker(side)
+    try:
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (worker.sample(), worker.sample(), done.set()),
+                                  daemon=True)
+        thread.start()
+        thread.join(120)
+        assert done.is_set(), "the worker blocked on its stderr"
+        assert "warning" in worker.stderr_tail()
+    finally:
+        worker.close()

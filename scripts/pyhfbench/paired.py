@@ -26,6 +26,7 @@ import json
 import math
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,9 +66,13 @@ class Worker:
         code = (f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); "
                 "from benchmarks.support import paired_worker; "
                 f"paired_worker.main({json.dumps(spec)!r})")
+        # stderr to a file, not a pipe: nobody reads a pipe while the worker answers on
+        # stdout, and a worker that warns at every call (JAX 0.9 on Python 3.13 did) blocks
+        # once the pipe's 64 KiB are full, and the night with it.
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [side.python, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=childenv.child_environ(side.env))
+            stderr=self.stderr, text=True, env=childenv.child_environ(side.env))
         self.timeout = timeout
         first = self._read()
         if first.get("state") != "ready":
@@ -78,9 +83,14 @@ class Worker:
     def _read(self):
         line = self.process.stdout.readline()
         if not line:
-            stderr = self.process.stderr.read()[-2000:] if self.process.poll() is not None else ""
+            stderr = self.stderr_tail() if self.process.poll() is not None else ""
             return {"state": "error", "reason": f"the worker exited ({self.process.poll()}): {stderr}"}
         return json.loads(line)
+
+    def stderr_tail(self, size=2000):
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read()[-size:]
 
     def ask(self, request, answer):
         self.process.stdin.write(request + "\n")
@@ -106,6 +116,7 @@ class Worker:
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait()
+        self.stderr.close()
 
 
 def choose_clock(device, warm_samples):
