@@ -87,14 +87,19 @@ def test_commit_that_changes_nothing_measurable_gives_exit_0(lab):
     print(f"wall time of a nightly run for one new commit: {run.summary['wall_s']} s")
 
 
+def files_under(folder):
+    """{relative path: bytes} of every file below ``folder`` (results, stacks, skips...)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_second_run_on_the_same_commits_measures_nothing_and_finds_nothing(lab):
-    files = {p.name: p.read_bytes() for p in (lab.results / MACHINE).iterdir()}
+    files = files_under(lab.results / MACHINE)
     run = lab.nightly("--remeasure", "1", name="again, with --remeasure 1")
     assert run.code == 0, run.output
     assert run.summary["benchmarked"] == [] and run.summary["asv_exit_status"] is None
     assert "no new commits to benchmark" in run.output
     assert run.report["findings"] == [] and run.report["commits"] == []
-    assert {p.name: p.read_bytes() for p in (lab.results / MACHINE).iterdir()} == files
+    assert files_under(lab.results / MACHINE) == files
     # The newest commit measured again, gated against its stored measurements:
     remeasure = run.summary["remeasure"]
     spread = remeasure["spread"]
