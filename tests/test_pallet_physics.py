@@ -4,18 +4,15 @@ cannot be read is named, not a traceback. Every input is built here."""
 import copy
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from benchmarks.support import pallets
 from conftest import REPO_ROOT
+from helpers.pallets_cli import pallets_command
 from pyhfbench import pallet_registry
 
-SCRIPT = REPO_ROOT / "scripts" / "pallets"
 
 GOOD = {
     "channels": [{"name": "SR", "samples": [
@@ -57,19 +54,7 @@ BAD_SPECS = {
 @pytest.fixture
 def run(tmp_path):
     """scripts/pallets with a private cache and registry copy: (rc, stdout, stderr)."""
-    registry = tmp_path / "registry.json"
-    shutil.copyfile(REPO_ROOT / "pallets" / "registry.json", registry)
-    env = dict(os.environ, PYHF_BENCH_CACHE=str(tmp_path / "cache"),
-               PYHF_BENCH_REGISTRY=str(registry))
-    env.pop("PYHF_BENCH_PALLET_MIRROR", None)
-
-    def call(*args):
-        result = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=REPO_ROOT,
-                                env=env, capture_output=True, text=True, timeout=300)
-        return result.returncode, result.stdout, result.stderr
-
-    call.registry, call.cache = registry, tmp_path / "cache"
-    return call
+    return pallets_command(tmp_path)
 
 
 def assert_refused(run, source, *messages):

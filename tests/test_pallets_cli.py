@@ -1,33 +1,19 @@
 """scripts/pallets end to end, as a user runs it on a fresh clone: list, fetch, verify, info, add."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from conftest import REPO_ROOT
+from helpers.pallets_cli import pallets_command
 
-SCRIPT = REPO_ROOT / "scripts" / "pallets"
 
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
-    """Run scripts/pallets with a private cache and registry copy; returns (rc, stdout, stderr)."""
-    registry = tmp_path / "registry.json"
-    shutil.copyfile(REPO_ROOT / "pallets" / "registry.json", registry)
-    env = dict(os.environ, PYHF_BENCH_CACHE=str(tmp_path / "cache"), PYHF_BENCH_REGISTRY=str(registry))
-    env.pop("PYHF_BENCH_PALLET_MIRROR", None)
-
-    def call(*args):
-        result = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=REPO_ROOT,
-                                env=env, capture_output=True, text=True, timeout=300)
-        return result.returncode, result.stdout, result.stderr
-
-    call.registry, call.cache = registry, tmp_path / "cache"
-    return call
+    """scripts/pallets with a private cache and registry copy: (rc, stdout, stderr)."""
+    return pallets_command(tmp_path)
 
 
 def test_fetch_verify_info_from_the_mirror(run, shared_pallets):
