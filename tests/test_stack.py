@@ -272,3 +272,22 @@ def test_of_several_changes_the_one_that_causes_a_finding_is_found_one_at_a_time
     assert measured[0][1] == [rf"^{re.escape(found[0].label)}$"]
     assert found[0].upstream["cause"] == [["jax", "0.9.2", "0.10.2"], ["jaxlib", "0.9.2", "0.10.2"]]
     assert found[0].detail.startswith("caused by jax 0.9.2 -> 0.10.2, jaxlib 0.9.2 -> 0.10.2 alone")
+
+
+def test_every_configuration_of_a_night_but_legacy_is_in_its_stack(tmp_path):
+    """The remeasure, the confirmations and the publish measure in the night's stack, so
+    that they compare like with like (the remeasure once built an unpinned environment
+    and found nothing to compare)."""
+    from helpers.nightly_lab import make_nightly
+
+    path = write(tmp_path / "s.txt", "numpy==2.4.5\nscipy==1.17.1\niminuit==2.33.0\n")
+    nightly = make_nightly(tmp_path, "--matrix", "numpy", "--stack", str(path))
+    current, candidate = nightly.plan_stacks()
+    assert current == candidate and current.versions["numpy"] == "2.4.5"
+    assert json.loads((tmp_path / "work" / "stack.json").read_text())["pins"]["numpy"] == "2.4.5"
+    for purpose in ("run", "remeasure", "confirm-tracks", "publish"):
+        config = json.loads(nightly.write_config(purpose, tmp_path / "r").read_text())
+        assert config["pythons"] == ["3.11"] and config["matrix"]["req"]["numpy"] == ["2.4.5"]
+    legacy = json.loads(nightly.write_config("run-legacy", tmp_path / "r", matrix="legacy")
+                        .read_text())
+    assert legacy["matrix"]["req"]["numpy"] == ["1.26.4"]

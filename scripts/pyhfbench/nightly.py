@@ -73,6 +73,7 @@ class Nightly(Verdicts):
         self.report = None  # the gate's Report, once it ran
         self.published = False
         self.stack_path = self.workdir / "stack.json"  # the stack pyhf's commits are measured in
+        self.stack = None  # that stack, tonight (plan_stacks): every configuration but legacy's
         self.summary = {"machine": self.machine, "started_at": utcnow().isoformat(
             timespec="seconds"), "broken": []}
 
@@ -86,7 +87,7 @@ class Nightly(Verdicts):
         config = asvconf.derive_config(
             repo=self.mirror, branches=branches, matrix=matrix or self.args.matrix or "current",
             results_dir=results_dir, html_dir=html_dir or (self.workdir / "html-unused"),
-            env_dir=self.env_dir, stack=stack,
+            env_dir=self.env_dir, stack=stack if stack is not None or matrix else self.stack,
         )
         config["benchmark_dir"] = str(benchmark_dir or self.benchmark_dir)
         if self.commit_url:
@@ -462,6 +463,7 @@ class Nightly(Verdicts):
         if current is None:
             current = candidate
             self.save_stack(current)
+        self.stack = current
         self.summary["stack"] = current.describe()
         self.log(f"stack for pyhf's commits: {current.describe()}")
         if candidate != current:
