@@ -5,7 +5,6 @@ import shutil
 
 import pytest
 
-from conftest import REPO_ROOT
 from helpers.pallets_cli import pallets_command
 
 
