@@ -8,7 +8,6 @@ import pytest
 from helpers.pallets_cli import pallets_command
 
 
-
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     """scripts/pallets with a private cache and registry copy: (rc, stdout, stderr)."""
