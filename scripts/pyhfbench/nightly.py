@@ -510,10 +510,10 @@ class Nightly(Verdicts):
         self.summary.setdefault("notes", []).extend(upstreamlib.one_package_at_a_time(
             current, candidate, found, measure, self.results_dir, self.machine, tip, old_env,
             rules))
-        works = not any(f.upstream.get("change") == "build_failed" for f in found) and any(
-            m.state == resultslib.OK for c in resultslib.load_machine(
-                self.results_dir, self.machine, on_error=lambda *a: None)
-            if c.commit == tip and c.env_name == new_env for m in c.measurements.values())
+        in_new_stack = [c for c in resultslib.load_machine(
+            self.results_dir, self.machine, on_error=lambda *a: None) if c.env_name == new_env]
+        works = not any(f.upstream.get("change") == "build_failed" for f in found) and \
+            not gatelib.nothing_measured(in_new_stack, [tip], lambda _: True)
         if works:
             self.save_stack(candidate)
             self.summary["stack"] = candidate.describe()

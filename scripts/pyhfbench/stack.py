@@ -114,11 +114,6 @@ def read_stack_file(path):
     return python, pins
 
 
-def write_stack_file(stack, path):
-    lines = [f"python=={stack.python}"] + [f"{n}=={v}" for n, v in stack.pins]
-    return resultslib.atomic_write_text(path, "\n".join(lines) + "\n")
-
-
 # --------------------------------------------------------------------------- Pythons
 
 
